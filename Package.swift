@@ -1,0 +1,75 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+/// One C system-library target per Debian -dev package; each has a module.modulemap and shim.h.
+func cLibrary(_ name: String, pkgConfig: String?, apt: String) -> Target {
+    .systemLibrary(name: name, path: "Sources/CLibs/\(name)", pkgConfig: pkgConfig, providers: [.apt([apt])])
+}
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "save_audio_stream",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "sa-record", targets: ["sa-record"]),
+        .executable(name: "sa-serve", targets: ["sa-serve"]),
+        .executable(name: "sa-pull", targets: ["sa-pull"]),
+        .executable(name: "sa-export", targets: ["sa-export"]),
+        .executable(name: "sa-prune", targets: ["sa-prune"]),
+        .executable(name: "sa-push", targets: ["sa-push"]),
+        .executable(name: "save_audio_stream", targets: ["save_audio_stream"]),
+        .library(name: "SACommon", targets: ["SACommon"]),
+        .library(name: "SAAudio", targets: ["SAAudio"]),
+        .library(name: "SARecorder", targets: ["SARecorder"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        cLibrary("CSQLite", pkgConfig: "sqlite3", apt: "libsqlite3-dev"),
+        cLibrary("CCurl", pkgConfig: "libcurl", apt: "libcurl4-openssl-dev"),
+        cLibrary("CMpg123", pkgConfig: "libmpg123", apt: "libmpg123-dev"),
+        cLibrary("CFaad", pkgConfig: nil, apt: "libfaad-dev"),
+        cLibrary("CSoxr", pkgConfig: "soxr", apt: "libsoxr-dev"),
+        cLibrary("COpus", pkgConfig: "opus", apt: "libopus-dev"),
+        cLibrary("CFdkAac", pkgConfig: "fdk-aac", apt: "libfdk-aac-dev"),
+
+        // Config, credentials, paths, schema + migrations, stores, JSON lines, errors, locks, schedules.
+        .target(
+            name: "SACommon",
+            dependencies: [
+                "CSQLite",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: strict
+        ),
+        // Frame sync, decoders, resampler, encoders.
+        .target(
+            name: "SAAudio",
+            dependencies: ["CMpg123", "CFaad", "CSoxr", "COpus", "CFdkAac"],
+            swiftSettings: strict
+        ),
+        // The recording engine: stream client, ICY demuxing, playlists, sections and segments.
+        .target(
+            name: "SARecorder",
+            dependencies: ["SACommon", "SAAudio", "CCurl"],
+            swiftSettings: strict
+        ),
+
+        .executableTarget(name: "sa-record", dependencies: ["SARecorder", "SACommon"], swiftSettings: strict),
+        .executableTarget(name: "sa-serve", dependencies: ["SACommon"], swiftSettings: strict),
+        .executableTarget(name: "sa-pull", dependencies: ["SACommon"], swiftSettings: strict),
+        .executableTarget(name: "sa-export", dependencies: ["SACommon"], swiftSettings: strict),
+        .executableTarget(name: "sa-prune", dependencies: ["SACommon"], swiftSettings: strict),
+        .executableTarget(name: "sa-push", dependencies: ["SACommon"], swiftSettings: strict),
+        .executableTarget(name: "save_audio_stream", dependencies: ["SACommon"], swiftSettings: strict),
+
+        .testTarget(name: "SACommonTests", dependencies: ["SACommon"]),
+        .testTarget(name: "SAAudioTests", dependencies: ["SAAudio", "SARecorder", "SACommon"]),
+    ]
+)

@@ -1,0 +1,155 @@
+import CFdkAac
+import COpus
+import Foundation
+
+/// Encodes mono float PCM at `sampleRate` into packets; each packet covers `samples` samples.
+public protocol SpeechEncoder: AnyObject {
+    var sampleRate: Int { get }
+    /// Samples of encoder delay at the start of the stream (Opus pre-skip, AAC priming).
+    var delaySamples: Int { get }
+    func encode(_ pcm: UnsafeBufferPointer<Float>, packet: (UnsafeRawBufferPointer, Int) throws -> Void) throws
+    /// Pads and drains so that every input sample is represented in the output.
+    func finish(packet: (UnsafeRawBufferPointer, Int) throws -> Void) throws
+}
+
+/// libopus, VOIP application, 20 ms frames at 48 kHz mono.
+public final class OpusSpeechEncoder: SpeechEncoder {
+    public let sampleRate = 48000
+    public let frameSize = 960
+    public let delaySamples: Int
+    private let encoder: OpaquePointer
+    private var frame: [Float]
+    private var filled = 0
+    private var out = [UInt8](repeating: 0, count: 4000)
+    private var inputSamples = 0
+    private var outputSamples = 0
+
+    public init(bitrateKbps: Int, complexity: Int = 10) throws {
+        var err: Int32 = 0
+        guard let enc = opus_encoder_create(48000, 1, OPUS_APPLICATION_VOIP, &err), err == OPUS_OK else {
+            throw AudioError("opus_encoder_create failed: \(err)")
+        }
+        encoder = enc
+        guard sa_opus_set_bitrate(enc, Int32(bitrateKbps * 1000)) == OPUS_OK else {
+            opus_encoder_destroy(enc)
+            throw AudioError("Opus does not accept a bitrate of \(bitrateKbps) kbit/s")
+        }
+        _ = sa_opus_set_complexity(enc, Int32(complexity))
+        _ = sa_opus_set_signal_voice(enc)
+        var lookahead: Int32 = 0
+        _ = sa_opus_get_lookahead(enc, &lookahead)
+        delaySamples = Int(lookahead)
+        frame = [Float](repeating: 0, count: 960)
+    }
+
+    deinit { opus_encoder_destroy(encoder) }
+
+    public func encode(_ pcm: UnsafeBufferPointer<Float>, packet: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
+        inputSamples += pcm.count
+        var i = 0
+        while i < pcm.count {
+            let n = min(frameSize - filled, pcm.count - i)
+            frame.withUnsafeMutableBufferPointer { f in
+                for k in 0..<n { f[filled + k] = pcm[i + k] }
+            }
+            filled += n
+            i += n
+            if filled == frameSize { try encodeFrame(packet) }
+        }
+    }
+
+    private func encodeFrame(_ packet: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
+        let n = frame.withUnsafeBufferPointer { f in
+            out.withUnsafeMutableBufferPointer { o in
+                opus_encode_float(encoder, f.baseAddress!, Int32(frameSize), o.baseAddress!, Int32(o.count))
+            }
+        }
+        guard n > 0 else { throw AudioError("opus_encode_float failed: \(n)") }
+        filled = 0
+        outputSamples += frameSize
+        try out.withUnsafeBytes { try packet(UnsafeRawBufferPointer(rebasing: $0[0..<Int(n)]), frameSize) }
+    }
+
+    public func finish(packet: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
+        // Enough frames that the last real sample comes out after the encoder's lookahead.
+        while outputSamples < inputSamples + delaySamples {
+            frame.withUnsafeMutableBufferPointer { f in for k in filled..<frameSize { f[k] = 0 } }
+            filled = frameSize
+            try encodeFrame(packet)
+        }
+    }
+}
+
+/// libfdk-aac, AAC-LC mono in ADTS frames of 1024 samples.
+public final class AACSpeechEncoder: SpeechEncoder {
+    public let sampleRate: Int
+    public let delaySamples: Int
+    public let frameLength: Int
+    private var handle: HANDLE_AACENCODER?
+    private var pcm: [Int16]
+    private var filled = 0
+    private var out = [UInt8](repeating: 0, count: 8192)
+
+    public init(sampleRate: Int = 16000, bitrateKbps: Int) throws {
+        self.sampleRate = sampleRate
+        var h: HANDLE_AACENCODER?
+        var frameLength: Int32 = 0, delay: Int32 = 0
+        let rc = sa_aac_open(&h, Int32(sampleRate), Int32(bitrateKbps * 1000), &frameLength, &delay)
+        guard rc == 0, h != nil else {
+            if h != nil { aacEncClose(&h) }
+            throw AudioError("the AAC encoder refused \(bitrateKbps) kbit/s at \(sampleRate) Hz (step \(-rc))")
+        }
+        handle = h
+        self.frameLength = Int(frameLength)
+        delaySamples = Int(delay)
+        pcm = [Int16](repeating: 0, count: Int(frameLength))
+    }
+
+    deinit { aacEncClose(&handle) }
+
+    public func encode(_ input: UnsafeBufferPointer<Float>, packet: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
+        var i = 0
+        while i < input.count {
+            let n = min(frameLength - filled, input.count - i)
+            pcm.withUnsafeMutableBufferPointer { p in
+                for k in 0..<n {
+                    let v = input[i + k] * 32767
+                    p[filled + k] = Int16(max(-32768, min(32767, v.rounded())))
+                }
+            }
+            filled += n
+            i += n
+            if filled == frameLength {
+                try call(samples: frameLength, packet)
+                filled = 0
+            }
+        }
+    }
+
+    private func call(samples: Int, _ packet: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
+        var consumed: Int32 = 0
+        let n = pcm.withUnsafeMutableBufferPointer { p in
+            out.withUnsafeMutableBufferPointer { o in
+                sa_aac_encode(handle, p.baseAddress, Int32(samples), o.baseAddress, Int32(o.count), &consumed)
+            }
+        }
+        if n == -1000 { return }
+        guard n >= 0 else { throw AudioError("aacEncEncode failed: \(-n)") }
+        if n > 0 { try out.withUnsafeBytes { try packet(UnsafeRawBufferPointer(rebasing: $0[0..<Int(n)]), frameLength) } }
+    }
+
+    public func finish(packet: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
+        if filled > 0 {
+            try call(samples: filled, packet)
+            filled = 0
+        }
+        for _ in 0..<64 {
+            var consumed: Int32 = 0
+            let n = out.withUnsafeMutableBufferPointer { o in
+                sa_aac_encode(handle, nil, -1, o.baseAddress, Int32(o.count), &consumed)
+            }
+            if n <= 0 { break }
+            try out.withUnsafeBytes { try packet(UnsafeRawBufferPointer(rebasing: $0[0..<Int(n)]), frameLength) }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+
+/// Writes one JSON object per line to stdout, flushed after every line, so a pipe consumer
+/// sees each record as soon as it is produced.
+public final class JSONLineWriter: @unchecked Sendable {
+    private let lock = NSLock()
+    private let handle: UnsafeMutablePointer<FILE>
+
+    public static let stdout = JSONLineWriter(handle: Glibc.stdout)
+
+    public init(handle: UnsafeMutablePointer<FILE>) { self.handle = handle }
+
+    public func write(_ record: JSONValue) {
+        let line = record.serialized() + "\n"
+        lock.lock()
+        defer { lock.unlock() }
+        fputs(line, handle)
+        fflush(handle)
+    }
+}
+
+/// Reads JSON lines from stdin or files named as arguments, one independent record per line.
+public struct JSONLineReader {
+    public init() {}
+
+    /// Calls `body` with each line's parse result; a bad line gives a `bad_json` error, not a stop.
+    public func forEachLine(paths: [String], _ body: (Result<JSONValue, SAError>, String) throws -> Void) throws {
+        let sources = paths.isEmpty ? ["-"] : paths
+        for path in sources {
+            let file: UnsafeMutablePointer<FILE>
+            if path == "-" {
+                file = Glibc.stdin
+            } else {
+                guard let f = fopen(path, "r") else {
+                    throw SAError(.noInput, code: "not_found", "cannot open \(path): \(String(cString: strerror(errno)))")
+                }
+                file = f
+            }
+            defer { if path != "-" { fclose(file) } }
+            var linePtr: UnsafeMutablePointer<CChar>? = nil
+            var cap = 0
+            defer { free(linePtr) }
+            while getline(&linePtr, &cap, file) > 0 {
+                let line = String(cString: linePtr!).trimmingCharacters(in: .whitespacesAndNewlines)
+                if line.isEmpty { continue }
+                let result: Result<JSONValue, SAError>
+                do {
+                    let v = try JSONValue.parse(line)
+                    if case .object = v {
+                        result = .success(v)
+                    } else {
+                        result = .failure(SAError(.dataError, code: "bad_json", "a record must be a JSON object: \(line.prefix(80))"))
+                    }
+                } catch {
+                    result = .failure(SAError.from(error))
+                }
+                try body(result, line)
+            }
+        }
+    }
+}

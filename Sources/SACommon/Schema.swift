@@ -1,0 +1,72 @@
+import Foundation
+
+/// The one definition of the show database schema. Each migration moves a database from
+/// version N-1 to N; opening an older database applies the missing ones in order.
+public enum Schema {
+    public static let currentVersion = 1
+
+    /// SQLite migrations, index 0 = version 1.
+    static let sqliteMigrations: [String] = [
+        """
+        CREATE TABLE IF NOT EXISTS metadata (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS sections (
+            id BIGINT PRIMARY KEY,
+            start_timestamp_ms BIGINT NOT NULL,
+            is_open INTEGER NOT NULL DEFAULT 1,
+            end_timestamp_ms BIGINT,
+            finish_reason TEXT,
+            source_url TEXT
+        );
+        CREATE TABLE IF NOT EXISTS segments (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            timestamp_ms BIGINT NOT NULL,
+            is_timestamp_from_source INTEGER NOT NULL DEFAULT 0,
+            audio_data BLOB NOT NULL,
+            section_id BIGINT NOT NULL REFERENCES sections(id) ON DELETE CASCADE,
+            duration_samples BIGINT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS segments_section_id ON segments(section_id);
+        CREATE INDEX IF NOT EXISTS segments_timestamp_ms ON segments(timestamp_ms);
+        CREATE TABLE IF NOT EXISTS titles (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            section_id BIGINT NOT NULL REFERENCES sections(id) ON DELETE CASCADE,
+            timestamp_ms BIGINT NOT NULL,
+            title TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS titles_section_id ON titles(section_id);
+        """,
+    ]
+
+    /// The exact refusal message of the seed, kept byte for byte.
+    public static let recipientRefusal =
+        "Cannot record to a recipient database. This database is configured for syncing only."
+}
+
+/// Metadata keys, one place for their spelling.
+public enum MetaKey {
+    public static let version = "version"
+    public static let uniqueID = "unique_id"
+    public static let name = "name"
+    public static let audioFormat = "audio_format"
+    public static let bitrate = "bitrate"
+    public static let sampleRate = "sample_rate"
+    public static let isRecipient = "is_recipient"
+    public static let sourceUniqueID = "source_unique_id"
+    public static let lastSyncedID = "last_synced_id"
+    public static let splitInterval = "split_interval"
+    /// Opus pre-skip (encoder lookahead, 48 kHz samples) or AAC encoder delay (16 kHz samples).
+    public static let encoderDelay = "encoder_delay_samples"
+    public static let createdAtMs = "created_at_ms"
+}
+
+public enum UniqueID {
+    /// `db_` + 12 random alphanumerics.
+    public static func make() -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        var rng = SystemRandomNumberGenerator()
+        return "db_" + String((0..<12).map { _ in alphabet[Int(rng.next(upperBound: UInt64(alphabet.count)))] })
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import Logging
+import SAAudio
+import SACommon
+
+/// Records one section: everything from one connection (or one imported input), gapless.
+/// Segments are committed as soon as they are complete; the section row is created with the
+/// first segment, so a connection that yields no audio leaves nothing behind.
+final class SectionWriter {
+    let show: String
+    let store: SQLiteShowStore
+    let output: JSONLineWriter
+    let section: NewSection
+    let codec: OutputCodec
+    let sampleRate: Int
+    private var transcoder: Transcoder!
+    private var assembler: SegmentAssembler
+    private var sniffBuffer: [UInt8] = []
+    private var formatHint: InputFormat?
+    private var started = false
+    private(set) var segments = 0
+    private(set) var committedSamples: Int64 = 0
+    private var pendingTitles: [(Int64, String)] = []
+    private var lastTitle: String?
+    private var commitError: (any Error)?
+    let minFreeBytes: Int64
+    private(set) var diskLow = false
+    let log: Logger
+
+    static let sniffLimit = 256 * 1024
+
+    init(show: String, store: SQLiteShowStore, output: JSONLineWriter, section: NewSection,
+         codec: OutputCodec, bitrate: Int, splitInterval: Int, opusComplexity: Int, minFreeBytes: Int64, log: Logger) throws {
+        self.show = show
+        self.store = store
+        self.output = output
+        self.section = section
+        self.codec = codec
+        self.minFreeBytes = minFreeBytes
+        self.log = log
+        sampleRate = codec == .opus ? 48000 : 16000
+        assembler = SegmentAssembler(codec: codec, sampleRate: sampleRate, segmentSeconds: splitInterval, delaySamples: 0)
+        var sink: ((UnsafeRawBufferPointer, Int) throws -> Void)!
+        transcoder = try Transcoder(codec: codec, bitrateKbps: bitrate, opusComplexity: opusComplexity) { p, n in try sink(p, n) }
+        assembler = SegmentAssembler(codec: codec, sampleRate: sampleRate, segmentSeconds: splitInterval,
+                                     delaySamples: transcoder.encoder.delaySamples)
+        sink = { [unowned self] p, n in
+            if let seg = self.assembler.add(p, samples: n) { try self.commit(seg) }
+        }
+    }
+
+    var db: String { store.location }
+    var hasAudio: Bool { segments > 0 }
+
+    /// The format the headers claim; bytes are sniffed when there is none.
+    func setFormatHint(_ f: InputFormat?) { formatHint = f }
+
+    func push(_ bytes: UnsafeRawBufferPointer) throws {
+        if started {
+            try transcoder.push(bytes)
+            return
+        }
+        sniffBuffer.append(contentsOf: bytes)
+        let detected = FormatSniffer.detect(sniffBuffer)
+        guard let format = detected ?? (sniffBuffer.count >= 16384 ? formatHint : nil) else {
+            if sniffBuffer.count > SectionWriter.sniffLimit {
+                throw AudioRecorderError.badContent(
+                    "unsupported stream: no MP3 or AAC (ADTS) frames in the first \(SectionWriter.sniffLimit / 1024) KiB")
+            }
+            return
+        }
+        if let hint = formatHint, hint != format {
+            log.info("content type says \(hint.rawValue) but the bytes are \(format.rawValue); using \(format.rawValue)")
+        }
+        try transcoder.start(format: format)
+        started = true
+        let buffered = sniffBuffer
+        sniffBuffer = []
+        try buffered.withUnsafeBytes { try transcoder.push($0) }
+    }
+
+    var inputFormat: InputFormat? { transcoder.inputFormat }
+
+    func title(_ text: String) throws {
+        guard text != lastTitle else { return }
+        lastTitle = text
+        let ts = section.startTimestampMs + Int64((transcoder.decodedSeconds * 1000).rounded())
+        if hasAudio {
+            try writeTitle(ts, text)
+        } else {
+            pendingTitles.append((ts, text))
+        }
+    }
+
+    private func writeTitle(_ ts: Int64, _ text: String) throws {
+        try store.addTitle(sectionID: section.id, timestampMs: ts, title: text)
+        output.write(.object([("type", "title"), ("show", .string(show)), ("db", .string(db)),
+                              ("section_id", .int(section.id)), ("timestamp_ms", .int(ts)), ("title", .string(text))]))
+    }
+
+    private func commit(_ seg: SegmentAssembler.Segment) throws {
+        let ts = section.startTimestampMs + committedSamples * 1000 / Int64(sampleRate)
+        let first = segments == 0
+        let id = try store.commitSegment(
+            NewSegment(timestampMs: ts, isTimestampFromSource: first, audioData: seg.audio, durationSamples: seg.durationSamples),
+            section: section)
+        committedSamples += seg.durationSamples
+        segments += 1
+        if first {
+            output.write(.object([("type", "section_started"), ("show", .string(show)), ("db", .string(db)),
+                                  ("section_id", .int(section.id)), ("start_timestamp_ms", .int(section.startTimestampMs)),
+                                  ("url", .string(section.sourceURL))]))
+        }
+        output.write(.object([("type", "segment"), ("show", .string(show)), ("db", .string(db)),
+                              ("section_id", .int(section.id)), ("segment_id", .int(id)), ("timestamp_ms", .int(ts)),
+                              ("duration_ms", .int(seg.durationSamples * 1000 / Int64(sampleRate))),
+                              ("bytes", .int(Int64(seg.audio.count)))]))
+        if first {
+            for (t, text) in pendingTitles { try writeTitle(t, text) }
+            pendingTitles = []
+        }
+        if minFreeBytes > 0, let free = DiskSpace.availableBytes(at: (db as NSString).deletingLastPathComponent), free < minFreeBytes {
+            diskLow = true
+        }
+    }
+
+    /// Drains the pipeline, commits the last partial segment and closes the section.
+    func close(reason: String) throws {
+        if started {
+            do {
+                try transcoder.finish()
+            } catch {
+                log.warning("flushing the encoder failed: \(error)")
+            }
+            if let seg = assembler.finish(totalInputSamples: transcoder.encodedInputSamples) { try commit(seg) }
+        }
+        guard hasAudio else { return }
+        let end = section.startTimestampMs + committedSamples * 1000 / Int64(sampleRate)
+        try store.finishSection(id: section.id, endTimestampMs: end, reason: reason)
+        output.write(.object([("type", "section_finished"), ("show", .string(show)), ("db", .string(db)),
+                              ("section_id", .int(section.id)), ("start_timestamp_ms", .int(section.startTimestampMs)),
+                              ("segments", .int(Int64(segments))), ("duration_ms", .int(committedSamples * 1000 / Int64(sampleRate))),
+                              ("reason", .string(reason))]))
+    }
+}

@@ -1,0 +1,209 @@
+import ArgumentParser
+import Foundation
+import SACommon
+import SARecorder
+
+@main
+struct RecordCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sa-record",
+        abstract: "Record internet radio streams (or import MP3/AAC files) into one SQLite database per show.",
+        discussion: """
+            With --config, runs every session's daily schedule in one process (forever, or one window
+            with --once). With --url and --name, records one stream now. With --input and --name,
+            imports a file or pipe. JSON lines on stdout: section_started, segment, title,
+            section_finished. See sa-record(1).
+            """,
+        version: ToolInfo.version)
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(name: .long, help: ArgumentHelp("Only this show from the config (repeatable).", valueName: "name"))
+    var show: [String] = []
+
+    @Flag(name: .long, help: "Record the current or next window of each show, then exit (for cron).")
+    var once = false
+
+    @Option(name: .long, help: ArgumentHelp("Record this stream URL now (http, https, .pls, .m3u).", valueName: "url"))
+    var url: String?
+
+    @Option(name: .long, help: ArgumentHelp("Import this MP3/AAC file; '-' reads standard input.", valueName: "file"))
+    var input: String?
+
+    @Option(name: .long, help: ArgumentHelp("Show name for --url or --input.", valueName: "name"))
+    var name: String?
+
+    @Option(name: .long, help: ArgumentHelp("Where <name>.sqlite lives for --url/--input (default: current directory).", valueName: "dir"))
+    var outputDir: String?
+
+    @Option(name: .long, help: ArgumentHelp("Stop --url recording after this long (45s, 20m, 2h, 1h30m).", valueName: "duration"))
+    var duration: String?
+
+    @Option(name: .long, help: ArgumentHelp("Stop --url recording at this time of day, HH:MM[:SS].", valueName: "time"))
+    var until: String?
+
+    @Option(name: .long, help: ArgumentHelp("Time zone of --until (default UTC).", valueName: "Area/City"))
+    var timezone: String = "UTC"
+
+    @Option(name: .long, help: ArgumentHelp("Start time of an --input import: ISO 8601 or epoch milliseconds (default: now).", valueName: "time"))
+    var start: String?
+
+    @Option(name: .long, help: ArgumentHelp("opus (default) or aac, for --url/--input.", valueName: "format"))
+    var format: String = "opus"
+
+    @Option(name: .long, help: ArgumentHelp("kbit/s (default 16 for opus, 32 for aac), for --url/--input.", valueName: "kbps"))
+    var bitrate: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Segment length in seconds (default 10), for --url/--input.", valueName: "seconds"))
+    var splitInterval: Int = 10
+
+    @Option(name: .long, help: ArgumentHelp("Reconnect after this many seconds without data (default 30), for --url.", valueName: "seconds"))
+    var stallTimeout: Int = 30
+
+    @Option(name: .long, help: ArgumentHelp("Refuse to record below this much free disk (default 200), for --url/--input.", valueName: "MB"))
+    var minFreeMb: Int = 200
+
+    func validate() throws {
+        if url != nil && input != nil { throw ValidationError("use either --url or --input, not both") }
+        if (url != nil || input != nil) && name == nil { throw ValidationError("--url and --input need --name") }
+        if (url != nil || input != nil) && (common.config != nil || !show.isEmpty || once) {
+            throw ValidationError("--config, --show and --once do not combine with --url or --input")
+        }
+        if duration != nil && until != nil { throw ValidationError("use either --duration or --until, not both") }
+        if (duration != nil || until != nil) && url == nil { throw ValidationError("--duration and --until apply to --url") }
+        if AudioFormat(rawValue: format) == nil { throw ValidationError("--format must be opus or aac, got '\(format)'") }
+        if !(1...3600).contains(splitInterval) { throw ValidationError("--split-interval must be 1 to 3600 seconds") }
+        if !(1...3600).contains(stallTimeout) { throw ValidationError("--stall-timeout must be 1 to 3600 seconds") }
+    }
+
+    func run() throws {
+        ToolMain.run(tool: "sa-record") {
+            try SALog.bootstrap(level: common.logLevel)
+            StopSignal.install()
+            StreamConnection.globalInit()
+            if let input { return try runImport(input) }
+            if let url { return try runAdHoc(url) }
+            return try runConfig()
+        }
+    }
+
+    private func adHocJob(url: String) throws -> RecordingJob {
+        let show = try ShowName.validate(name!)
+        let f = AudioFormat(rawValue: format)!
+        return RecordingJob(show: show, url: url, format: f, bitrate: bitrate ?? f.defaultBitrate, splitInterval: splitInterval,
+                            stallTimeoutSeconds: stallTimeout, minFreeMB: minFreeMb, outputDir: outputDir ?? ".")
+    }
+
+    private func runImport(_ input: String) throws -> ExitStatus {
+        let job = try adHocJob(url: input)
+        let startMs = try start.map(parseStart) ?? Int64(Date().timeIntervalSince1970 * 1000)
+        let file: UnsafeMutablePointer<FILE>
+        if input == "-" {
+            file = stdin
+        } else {
+            guard let f = fopen(input, "rb") else {
+                throw SAError(.noInput, code: "not_found", "cannot open input \(input): \(String(cString: strerror(errno)))")
+            }
+            file = f
+        }
+        defer { if input != "-" { fclose(file) } }
+        let recorder = try ShowRecorder(job: job)
+        _ = try recorder.importInput(file, name: input == "-" ? "stdin" : input, startMs: startMs)
+        return .ok
+    }
+
+    private func parseStart(_ text: String) throws -> Int64 {
+        if let ms = Int64(text) { return ms }
+        let f = ISO8601DateFormatter()
+        for opts: ISO8601DateFormatter.Options in [[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime]] {
+            f.formatOptions = opts
+            if let d = f.date(from: text) { return Int64(d.timeIntervalSince1970 * 1000) }
+        }
+        throw SAError.usage("--start must be ISO 8601 (2024-05-01T06:00:00Z) or epoch milliseconds, got '\(text)'")
+    }
+
+    private func runAdHoc(_ url: String) throws -> ExitStatus {
+        let job = try adHocJob(url: url)
+        var deadline: Date?
+        var reason = "duration"
+        if let duration { deadline = Date().addingTimeInterval(try DurationText.seconds(duration)) }
+        if let until {
+            guard let t = TimeOfDay(parsing: until) else { throw SAError.usage("--until must be HH:MM or HH:MM:SS, got '\(until)'") }
+            guard let tz = TimeZone(identifier: timezone) else { throw SAError.usage("unknown time zone '\(timezone)'") }
+            var cal = Calendar(identifier: .gregorian)
+            cal.timeZone = tz
+            let now = Date()
+            var next = cal.nextDate(after: now, matching: DateComponents(hour: t.seconds / 3600, minute: t.seconds / 60 % 60, second: t.seconds % 60),
+                                    matchingPolicy: .nextTime) ?? now
+            if next <= now { next = now }
+            deadline = next
+            reason = "window_end"
+        }
+        let recorder = try ShowRecorder(job: job)
+        let outcome = recorder.record(until: deadline, deadlineReason: reason)
+        return status(for: [(job.show, outcome)])
+    }
+
+    private func status(for outcomes: [(String, RecordingOutcome)]) -> ExitStatus {
+        var status = ExitStatus.ok
+        for (show, o) in outcomes {
+            if o.diskLow {
+                status = .ioError
+            } else if o.sections == 0 && o.failedAttempts > 0 && !o.stoppedBySignal && status == .ok {
+                fputs("sa-record: error: \(show): nothing recorded; last failure: \(o.lastFailure ?? "unknown")\n", stderr)
+                status = .unavailable
+            }
+        }
+        return status
+    }
+
+    private func runConfig() throws -> ExitStatus {
+        let file = common.config ?? ConfigPaths.recordConfig()
+        let config = try ConfigLoader.loadRecord(file: file)
+        // Profiles the config names must resolve now, not hours later in the middle of a window.
+        let creds = Credentials(file: common.credentials)
+        if let p = config.apiTokenProfile { _ = try creds.value(.api, profile: p, field: "token") }
+        if let s = config.sftp { _ = try creds.value(.sftp, profile: s.credentialProfile, field: "password") }
+        var sessions = config.sessions
+        for s in show where !sessions.contains(where: { $0.name == s }) {
+            throw SAError.usage("show '\(s)' is not a session in \(file)")
+        }
+        if !show.isEmpty { sessions = sessions.filter { show.contains($0.name) } }
+        guard !sessions.isEmpty else { throw SAError.config("\(file) defines no [[sessions]]") }
+        let recorders = try sessions.map { try (ShowRecorder(job: RecordingJob(session: $0, config: config)), $0.window!) }
+        var outcomes = [(String, RecordingOutcome)](repeating: ("", RecordingOutcome()), count: recorders.count)
+        let group = DispatchGroup()
+        let lock = NSLock()
+        let runOnce = once
+        for (i, (recorder, window)) in recorders.enumerated() {
+            group.enter()
+            let thread = Thread {
+                var total = RecordingOutcome()
+                while !StopSignal.requested {
+                    let w = window.currentOrNext(after: Date())
+                    if w.start > Date() {
+                        SALog.logger("sa-record[\(recorder.job.show)]").info("next window \(w.start) – \(w.end)")
+                        StopSignal.sleep(w.start.timeIntervalSinceNow)
+                        if StopSignal.requested { break }
+                    }
+                    let o = recorder.record(until: w.end, deadlineReason: "window_end")
+                    total.sections += o.sections
+                    total.segments += o.segments
+                    total.failedAttempts += o.failedAttempts
+                    total.lastFailure = o.lastFailure ?? total.lastFailure
+                    total.diskLow = total.diskLow || o.diskLow
+                    total.stoppedBySignal = o.stoppedBySignal
+                    if runOnce || o.diskLow { break }
+                }
+                lock.lock()
+                outcomes[i] = (recorder.job.show, total)
+                lock.unlock()
+                group.leave()
+            }
+            thread.stackSize = 4 << 20
+            thread.start()
+        }
+        group.wait()
+        return status(for: outcomes)
+    }
+}
