@@ -67,6 +67,10 @@ public struct Backoff {
     public mutating func succeeded() { next = initial }
 }
 
+final class Flag {
+    var value = false
+}
+
 /// Records one show into its SQLite database: owns the show lock and the store.
 public final class ShowRecorder {
     public let job: RecordingJob
@@ -132,9 +136,9 @@ public final class ShowRecorder {
     public func record(until deadline: Date?, deadlineReason: String) -> RecordingOutcome {
         var outcome = RecordingOutcome()
         var backoff = Backoff()
-        var diskLow = false
-        func shouldStop() -> Bool {
-            StopSignal.requested || diskLow || (deadline.map { Date() >= $0 } ?? false)
+        let diskLow = Flag()
+        let shouldStop: () -> Bool = {
+            StopSignal.requested || diskLow.value || (deadline.map { Date() >= $0 } ?? false)
         }
         while !shouldStop() {
             var candidates = [job.url]
@@ -145,7 +149,7 @@ public final class ShowRecorder {
                 let url = candidates[attemptIndex]
                 attemptIndex += 1
                 let result = recordConnection(url: url, shouldStop: shouldStop, deadlineReason: deadlineReason,
-                                              diskLow: &diskLow, outcome: &outcome)
+                                              diskLow: diskLow, outcome: &outcome)
                 switch result {
                 case .playlist(let entries):
                     if entries.isEmpty {
@@ -173,7 +177,7 @@ public final class ShowRecorder {
             log.warning("\(failure ?? "connection ended"); reconnecting in \(delay) s")
             StopSignal.sleep(delay, until: deadline)
         }
-        outcome.diskLow = diskLow
+        outcome.diskLow = diskLow.value
         outcome.stoppedBySignal = StopSignal.requested
         return outcome
     }
@@ -185,7 +189,7 @@ public final class ShowRecorder {
     }
 
     private func recordConnection(url: String, shouldStop: @escaping () -> Bool, deadlineReason: String,
-                                  diskLow: inout Bool, outcome: inout RecordingOutcome) -> ConnectionResult {
+                                  diskLow: Flag, outcome: inout RecordingOutcome) -> ConnectionResult {
         let conn = StreamConnection(url: url, stallTimeout: job.stallTimeoutSeconds, connectTimeout: min(15, max(3, job.stallTimeoutSeconds)))
         var writer: SectionWriter?
         var demuxer: ICYDemuxer?
@@ -252,7 +256,7 @@ public final class ShowRecorder {
             log.error("closing section \(w.section.id) failed: \(error)")
         }
         if localDiskLow {
-            diskLow = true
+            diskLow.value = true
             log.error("free space in \(job.outputDir) fell below min_free_mb = \(job.minFreeMB); stopped recording")
         }
         guard w.hasAudio else {
