@@ -1,0 +1,134 @@
+"""Fixtures: the built tools, a real Icecast with ffmpeg sources, and small stub servers for
+what Debian has no server for (Shoutcast v1 `ICY 200 OK`, a stalling stream, failing URLs)."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, HERE)
+
+ICECAST_PORT = 18611
+STUB_PORT = 18612
+
+
+def bin_path(tool):
+    d = os.environ.get("SA_BIN") or os.path.join(ROOT, ".build", "release")
+    return os.path.join(d, tool)
+
+
+@pytest.fixture(scope="session")
+def sa_record():
+    path = bin_path("sa-record")
+    assert os.access(path, os.X_OK), f"{path} is not built; run make build"
+    return path
+
+
+@pytest.fixture(scope="session")
+def media_dir():
+    d = tempfile.mkdtemp(prefix="sa-media-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def make_tone(path, seconds, codec_args, freq=440, extra_input=None):
+    """Generates a real encoded file of known length with ffmpeg (44.1 kHz stereo)."""
+    if not os.path.exists(path):
+        subprocess.run(["ffmpeg", "-y", "-v", "error", "-f", "lavfi", "-i",
+                        f"sine=frequency={freq}:sample_rate=44100:duration={seconds}",
+                        "-ac", "2", *codec_args, path], check=True)
+    return path
+
+
+class Icecast:
+    def __init__(self, port):
+        self.port = port
+        self.dir = tempfile.mkdtemp(prefix="sa-icecast-")
+        self.sources = {}
+
+    def start(self):
+        subprocess.run(["sh", os.path.join(ROOT, "scripts", "icecast.sh"), "start", self.dir, str(self.port)], check=True)
+
+    def stop(self):
+        for mount in list(self.sources):
+            self.stop_source(mount)
+        subprocess.run(["sh", os.path.join(ROOT, "scripts", "icecast.sh"), "stop", self.dir])
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def url(self, mount):
+        return f"http://127.0.0.1:{self.port}{mount}"
+
+    def start_source(self, mount, kind="mp3", freq=330):
+        if kind == "mp3":
+            codec = ["-c:a", "libmp3lame", "-b:a", "128k", "-content_type", "audio/mpeg", "-f", "mp3"]
+        else:
+            codec = ["-c:a", "aac", "-b:a", "96k", "-content_type", "audio/aac", "-f", "adts"]
+        p = subprocess.Popen(["ffmpeg", "-v", "error", "-re", "-f", "lavfi", "-i", f"sine=frequency={freq}:sample_rate=44100",
+                              "-ac", "2", *codec, f"icecast://source:sourcepw@127.0.0.1:{self.port}{mount}"],
+                             stdin=subprocess.DEVNULL)
+        self.sources[mount] = p
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(self.url(mount), timeout=2) as r:
+                    if r.read(1000):
+                        return p
+            except Exception:
+                time.sleep(0.2)
+        raise RuntimeError(f"icecast source {mount} did not come up")
+
+    def stop_source(self, mount):
+        p = self.sources.pop(mount, None)
+        if p:
+            p.terminate()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+    def set_title(self, mount, title):
+        q = urllib.parse.urlencode({"mount": mount, "mode": "updinfo", "song": title})
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/admin/metadata?{q}")
+        import base64
+        req.add_header("Authorization", "Basic " + base64.b64encode(b"admin:adminpw").decode())
+        with urllib.request.urlopen(req, timeout=5) as r:
+            assert b"successful" in r.read()
+
+
+@pytest.fixture(scope="session")
+def icecast():
+    ice = Icecast(ICECAST_PORT)
+    ice.start()
+    yield ice
+    ice.stop()
+
+
+@pytest.fixture(scope="session")
+def stub(media_dir):
+    import stubserver
+    mp3 = make_tone(os.path.join(media_dir, "stub.mp3"), 120, ["-c:a", "libmp3lame", "-b:a", "128k"], freq=550)
+    server = stubserver.start(STUB_PORT, mp3, icecast_port=ICECAST_PORT)
+    yield server
+    server.shutdown()
+
+
+def run_tool(args, timeout=120, **kw):
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def start_tool(args, **kw):
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def stop_tool(p, sig=signal.SIGTERM, timeout=20):
+    p.send_signal(sig)
+    out, err = p.communicate(timeout=timeout)
+    return p.returncode, out, err
