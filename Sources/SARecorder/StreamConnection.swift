@@ -129,6 +129,7 @@ public final class StreamConnection {
     }
 
     fileprivate func header(_ line: String) {
+        if ProcessInfo.processInfo.environment["SA_DEBUG_HEADERS"] != nil { fputs("header: \(line.debugDescription)\n", stderr) }
         let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
         if trimmed.hasPrefix("HTTP/") || trimmed.hasPrefix("ICY ") {
             // A new response (redirects give several): start over.
@@ -172,7 +173,7 @@ public final class StreamConnection {
             if pre.starts(with: Array("ICY ".utf8)) || pre.starts(with: Array("HTTP/".utf8)) {
                 if let end = findHeaderEnd(pre) {
                     let text = String(decoding: pre[0..<end], as: UTF8.self)
-                    for line in text.components(separatedBy: "\n") { header(line) }
+                    for line in text.components(separatedBy: .newlines) where !line.isEmpty { header(line) }
                     icyPreamble = nil
                     finishResponseIfNeeded(h: handle)
                     if callbackError != nil { return false }
