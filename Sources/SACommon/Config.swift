@@ -46,6 +46,10 @@ public struct RecordConfig: Sendable {
 public struct ReceiverShow: Sendable, Equatable {
     public var name: String
     public var retentionHours: Int?
+    public init(name: String, retentionHours: Int? = nil) {
+        self.name = name
+        self.retentionHours = retentionHours
+    }
 }
 
 public struct ReceiverConfig: Sendable {

@@ -94,7 +94,7 @@ public enum Playlist {
 
     public static func entries(_ text: String, base: String) -> [String] {
         var urls: [String] = []
-        for raw in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+        for raw in text.components(separatedBy: .newlines) {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix("[") { continue }
             var candidate = line

@@ -129,7 +129,6 @@ public final class StreamConnection {
     }
 
     fileprivate func header(_ line: String) {
-        if ProcessInfo.processInfo.environment["SA_DEBUG_HEADERS"] != nil { fputs("header: \(line.debugDescription)\n", stderr) }
         let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
         if trimmed.hasPrefix("HTTP/") || trimmed.hasPrefix("ICY ") {
             // A new response (redirects give several): start over.

@@ -1,0 +1,158 @@
+import Foundation
+import SACommon
+import XCTest
+
+final class ConfigTests: XCTestCase {
+    var dir: String!
+
+    override func setUp() {
+        dir = NSTemporaryDirectory() + "sa-config-\(UUID().uuidString)"
+        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    func write(_ name: String, _ text: String, mode: Int = 0o644) -> String {
+        let p = dir + "/" + name
+        FileManager.default.createFile(atPath: p, contents: text.data(using: .utf8), attributes: [.posixPermissions: mode])
+        return p
+    }
+
+    func testRecordDefaults() throws {
+        let f = write("record.toml", """
+            config_type = 'record'
+            [[sessions]]
+            name = 'am'
+            url = 'http://example.invalid/am.mp3'
+            [sessions.schedule]
+            record_start = '06:00'
+            record_end = '08:00'
+            """)
+        let c = try ConfigLoader.loadRecord(file: f)
+        XCTAssertEqual(c.apiPort, 17000)
+        XCTAssertEqual(c.bind, "127.0.0.1")
+        XCTAssertEqual(c.outputDir, dir + "/recordings")
+        XCTAssertNil(c.apiTokenProfile)
+        let s = c.sessions[0]
+        XCTAssertEqual(s.audioFormat, .opus)
+        XCTAssertEqual(s.bitrate, 16)
+        XCTAssertEqual(s.splitInterval, 10)
+        XCTAssertEqual(s.retentionHours, 168)
+        XCTAssertEqual(s.window?.timeZone.secondsFromGMT(), 0)
+    }
+
+    func testAACDefaultBitrateAndTimezone() throws {
+        let f = write("record.toml", """
+            config_type = 'record'
+            output_dir = '/srv/rec'
+            [[sessions]]
+            name = 'pm'
+            url = 'http://example.invalid/pm.aac'
+            audio_format = 'aac'
+            [sessions.schedule]
+            record_start = '22:00'
+            record_end = '01:00'
+            timezone = 'America/New_York'
+            """)
+        let c = try ConfigLoader.loadRecord(file: f)
+        XCTAssertEqual(c.outputDir, "/srv/rec")
+        XCTAssertEqual(c.sessions[0].bitrate, 32)
+        XCTAssertEqual(c.sessions[0].window?.timeZone.identifier, "America/New_York")
+    }
+
+    func testUnknownKeysNameKeyAndFile() {
+        let f = write("r.toml", "config_type = 'receiver'\nremote_url = 'http://x'\nsync_intervall = 5\n")
+        XCTAssertThrowsError(try ConfigLoader.load(file: f)) { e in
+            let err = e as! SAError
+            XCTAssertEqual(err.status, .config)
+            XCTAssertTrue(err.message.contains("unknown key 'sync_intervall'"), err.message)
+            XCTAssertTrue(err.message.contains(f))
+        }
+        let g = write("r2.toml", "config_type = 'receiver'\nremote_url = 'http://x'\n[database]\nurll = 'x'\n")
+        XCTAssertThrowsError(try ConfigLoader.load(file: g)) { e in
+            XCTAssertTrue((e as! SAError).message.contains("'database.urll'"))
+        }
+    }
+
+    func testReceiverDefaultsAndShowForms() throws {
+        let f = write("receiver.toml", """
+            config_type = 'receiver'
+            remote_url = 'http://rec:17000'
+            shows = ['am', { name = 'pm', retention_hours = 48 }]
+            """)
+        let c = try ConfigLoader.loadReceiver(file: f)
+        XCTAssertEqual(c.port, 18000)
+        XCTAssertEqual(c.syncIntervalSeconds, 60)
+        XCTAssertEqual(c.chunkSize, 100)
+        XCTAssertEqual(c.databasePrefix, "show")
+        XCTAssertEqual(c.shows, [ReceiverShow(name: "am"), ReceiverShow(name: "pm", retentionHours: 48)])
+    }
+
+    func testMissingRequiredAndWrongTypes() {
+        let f = write("a.toml", "config_type = 'receiver'\n")
+        XCTAssertThrowsError(try ConfigLoader.load(file: f)) { XCTAssertTrue("\($0)".contains("'remote_url' is required")) }
+        let g = write("b.toml", "config_type = 'record'\napi_port = 'x'\n")
+        XCTAssertThrowsError(try ConfigLoader.load(file: g)) { XCTAssertTrue("\($0)".contains("'api_port' must be an integer")) }
+        let h = write("c.toml", "config_type = 'nope'\n")
+        XCTAssertThrowsError(try ConfigLoader.load(file: h)) { XCTAssertTrue("\($0)".contains("config_type 'nope'")) }
+    }
+
+    func testShowNames() {
+        XCTAssertNoThrow(try ShowName.validate("Morning_Show-2"))
+        XCTAssertNoThrow(try ShowName.validate(String(repeating: "a", count: 48)))
+        for bad in ["", String(repeating: "a", count: 49), "a b", "../x", "ümlaut", "a;drop"] {
+            XCTAssertThrowsError(try ShowName.validate(bad), bad)
+        }
+    }
+
+    func testCredentialsFileAndEnvironmentOverride() throws {
+        let f = write("credentials.toml", "[postgres.home]\npassword = 'pw1'\n[api.rec]\ntoken = 'tok'\n", mode: 0o600)
+        let c = Credentials(file: f, environment: [:])
+        XCTAssertEqual(try c.value(.postgres, profile: "home", field: "password"), "pw1")
+        XCTAssertEqual(try c.value(.api, profile: "rec", field: "token"), "tok")
+        XCTAssertNil(try c.value(.sftp, profile: "x", field: "password"))
+        let env = Credentials(file: f, environment: ["CRED_POSTGRES_HOME_PASSWORD": "from-env", "CRED_API_MY_REC_TOKEN": "t2"])
+        XCTAssertEqual(try env.value(.postgres, profile: "home", field: "password"), "from-env")
+        XCTAssertEqual(try env.value(.api, profile: "my-rec", field: "token"), "t2")
+        XCTAssertEqual(Credentials.environmentName(kind: .sftp, profile: "nas.box", field: "password"), "CRED_SFTP_NAS_BOX_PASSWORD")
+    }
+
+    func testGroupReadableCredentialsRefusedWithoutSecret() {
+        let f = write("credentials.toml", "[postgres.home]\npassword = 'hunter2'\n", mode: 0o640)
+        let c = Credentials(file: f, environment: [:])
+        XCTAssertThrowsError(try c.value(.postgres, profile: "home", field: "password")) { e in
+            let msg = (e as! SAError).message
+            XCTAssertTrue(msg.contains("readable by group or others"))
+            XCTAssertFalse(msg.contains("hunter2"))
+        }
+    }
+
+    func testMissingSecretSaysWhereToPutIt() {
+        let c = Credentials(file: dir + "/none.toml", environment: [:])
+        XCTAssertThrowsError(try c.require(.sftp, profile: "nas", field: "password")) { e in
+            XCTAssertTrue("\(e)".contains("CRED_SFTP_NAS_PASSWORD"))
+        }
+    }
+
+    func testConfigDirResolution() {
+        XCTAssertEqual(ConfigPaths.directory(environment: ["SAVE_AUDIO_STREAM_CONFIG_DIR": "/etc/sa", "HOME": "/h"]), "/etc/sa")
+        XCTAssertEqual(ConfigPaths.directory(environment: ["XDG_CONFIG_HOME": "/x", "HOME": "/h"]), "/x/save_audio_stream")
+        XCTAssertEqual(ConfigPaths.credentials(environment: ["HOME": "/h"]), "/h/.config/save_audio_stream/credentials.toml")
+    }
+
+    func testJSONLinesSerializationKeepsOrderAndEscapes() throws {
+        let v: JSONValue = .object([("type", "title"), ("title", "a \"q\" \\ \n é"), ("n", 5), ("ok", true)])
+        XCTAssertEqual(v.serialized(), #"{"type":"title","title":"a \"q\" \\ \n é","n":5,"ok":true}"#)
+        let parsed = try JSONValue.parse(v.serialized())
+        XCTAssertEqual(parsed["title"]?.stringValue, "a \"q\" \\ \n é")
+        XCTAssertEqual(parsed["n"]?.intValue, 5)
+        XCTAssertEqual(parsed["ok"]?.boolValue, true)
+        XCTAssertThrowsError(try JSONValue.parse("{nope"))
+    }
+
+    func testErrorRecordCarriesCodeAndContext() {
+        let e = SAError(.dataError, code: "not_found", "no such section", context: [("section_id", 42)])
+        XCTAssertEqual(e.record.serialized(), #"{"type":"error","code":"not_found","message":"no such section","section_id":42}"#)
+        XCTAssertEqual(e.status.rawValue, 65)
+    }
+}

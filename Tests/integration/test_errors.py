@@ -1,0 +1,130 @@
+"""Bad input gets a clear message naming what was wrong and the documented exit status,
+and touches no data."""
+import hashlib
+import os
+import sqlite3
+
+from conftest import make_tone, run_tool
+
+
+def write(path, text, mode=0o644):
+    path.write_text(text)
+    os.chmod(path, mode)
+    return str(path)
+
+
+SESSION = """
+[[sessions]]
+name = 'show1'
+url = 'http://127.0.0.1:9/x.mp3'
+[sessions.schedule]
+record_start = '06:00'
+record_end = '07:00'
+"""
+
+
+def test_unknown_config_key_names_key_and_file(sa_record, tmp_path):
+    cfg = write(tmp_path / "record.toml", "config_type = 'record'\noutput_dri = 'x'\n" + SESSION)
+    r = run_tool([sa_record, "--config", cfg, "--once"])
+    assert r.returncode == 78
+    assert "unknown key 'output_dri'" in r.stderr and cfg in r.stderr
+
+
+def test_unknown_key_inside_session_schedule(sa_record, tmp_path):
+    cfg = write(tmp_path / "record.toml", "config_type = 'record'\n" + SESSION + "record_stop = '08:00'\n")
+    r = run_tool([sa_record, "--config", cfg, "--once"])
+    assert r.returncode == 78
+    assert "sessions[0].schedule.record_stop" in r.stderr
+
+
+def test_equal_start_and_end_is_a_config_error(sa_record, tmp_path):
+    cfg = write(tmp_path / "record.toml", "config_type = 'record'\n" + SESSION.replace("07:00", "06:00"))
+    r = run_tool([sa_record, "--config", cfg, "--once"])
+    assert r.returncode == 78
+    assert "daily break" in r.stderr
+
+
+def test_world_readable_credentials_file_is_refused_without_leaking(sa_record, tmp_path):
+    creds = write(tmp_path / "credentials.toml", "[api.main]\ntoken = 's3cr3t-token'\n", mode=0o644)
+    cfg = write(tmp_path / "record.toml", "config_type = 'record'\napi_token_profile = 'main'\n" + SESSION)
+    r = run_tool([sa_record, "--config", cfg, "--credentials", creds, "--once"])
+    assert r.returncode == 78
+    assert "readable by group or others" in r.stderr and "chmod 600" in r.stderr
+    assert "s3cr3t" not in r.stderr + r.stdout
+
+
+def test_bad_show_name_is_refused(sa_record, tmp_path):
+    r = run_tool([sa_record, "--input", "/dev/null", "--name", "../etc/passwd", "--output-dir", str(tmp_path)])
+    assert r.returncode == 64
+    assert "invalid show name '../etc/passwd'" in r.stderr
+    assert os.listdir(tmp_path) == []
+    cfg = write(tmp_path / "record.toml", "config_type = 'record'\n" + SESSION.replace("'show1'", "'bad name'"))
+    r = run_tool([sa_record, "--config", cfg, "--once"])
+    assert r.returncode == 78 and "invalid show name 'bad name'" in r.stderr
+
+
+def test_recipient_database_is_refused_and_untouched(sa_record, media_dir, tmp_path):
+    src = make_tone(os.path.join(media_dir, "tone30.mp3"), 30, ["-c:a", "libmp3lame", "-b:a", "128k"])
+    r = run_tool([sa_record, "--input", src, "--name", "rcpt", "--output-dir", str(tmp_path)])
+    assert r.returncode == 0
+    db = tmp_path / "rcpt.sqlite"
+    con = sqlite3.connect(db)
+    con.execute("UPDATE metadata SET value = 'true' WHERE key = 'is_recipient'")
+    con.commit()
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    r = run_tool([sa_record, "--input", src, "--name", "rcpt", "--output-dir", str(tmp_path)])
+    assert r.returncode == 65
+    assert "Cannot record to a recipient database. This database is configured for syncing only." in r.stderr
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    err = [line for line in r.stdout.splitlines() if '"type":"error"' in line]
+    assert err and "recipient" in err[0]
+
+
+def test_unsupported_input_is_bad_data(sa_record, tmp_path):
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(bytes(range(256)) * 2000)
+    r = run_tool([sa_record, "--input", str(junk), "--name", "junk", "--output-dir", str(tmp_path)])
+    assert r.returncode == 65
+    assert "unsupported" in r.stderr and "MP3 or AAC" in r.stderr
+
+
+def test_missing_input_file(sa_record, tmp_path):
+    r = run_tool([sa_record, "--input", str(tmp_path / "nope.mp3"), "--name", "x", "--output-dir", str(tmp_path)])
+    assert r.returncode == 66 and "nope.mp3" in r.stderr
+
+
+def test_format_mismatch_with_existing_database(sa_record, media_dir, tmp_path):
+    src = make_tone(os.path.join(media_dir, "tone30.mp3"), 30, ["-c:a", "libmp3lame", "-b:a", "128k"])
+    assert run_tool([sa_record, "--input", src, "--name", "fmt", "--output-dir", str(tmp_path)]).returncode == 0
+    r = run_tool([sa_record, "--input", src, "--name", "fmt", "--output-dir", str(tmp_path), "--format", "aac"])
+    assert r.returncode == 78 and "audio_format 'opus' vs 'aac'" in r.stderr
+
+
+def test_disk_guard_refuses_to_start(sa_record, media_dir, tmp_path):
+    src = make_tone(os.path.join(media_dir, "tone30.mp3"), 30, ["-c:a", "libmp3lame", "-b:a", "128k"])
+    r = run_tool([sa_record, "--input", src, "--name", "disk", "--output-dir", str(tmp_path), "--min-free-mb", "100000000"])
+    assert r.returncode == 74 and "min_free_mb" in r.stderr
+    assert not (tmp_path / "disk.sqlite").exists()
+
+
+def test_usage_errors_exit_64(sa_record):
+    r = run_tool([sa_record, "--url", "http://x", "--input", "y", "--name", "z"])
+    assert r.returncode == 64
+    r = run_tool([sa_record, "--bogus"])
+    assert r.returncode == 64
+
+
+def test_help_and_version(sa_record):
+    r = run_tool([sa_record, "--help"])
+    assert r.returncode == 0 and "--once" in r.stdout
+    r = run_tool([sa_record, "--version"])
+    assert r.returncode == 0 and r.stdout.strip()
+
+
+def test_tools_not_yet_built_print_usage_and_exit_64():
+    from conftest import bin_path
+    for tool in ["sa-serve", "sa-pull", "sa-export", "sa-prune", "sa-push", "save_audio_stream"]:
+        r = run_tool([bin_path(tool)])
+        assert r.returncode == 64 and "usage:" in r.stderr, tool
