@@ -82,7 +82,8 @@ final class SectionWriter {
     var inputFormat: InputFormat? { transcoder.inputFormat }
 
     func title(_ text: String) throws {
-        guard text != lastTitle else { return }
+        // An empty StreamTitle means "no title", not a change worth a record.
+        guard !text.isEmpty, text != lastTitle else { return }
         lastTitle = text
         let ts = section.startTimestampMs + Int64((transcoder.decodedSeconds * 1000).rounded())
         if hasAudio {

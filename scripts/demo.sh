@@ -1,0 +1,56 @@
+#!/bin/sh
+# make demo: a local Icecast fed by a generated MP3 source whose title changes, recorded for
+# about 20 s into a fresh SQLite database under demo/; prints the JSON lines and a summary.
+set -eu
+BIN=${1:-$(pwd)/.build/release}
+ROOT=$(pwd)
+DEMO=$ROOT/demo
+PORT=${SA_DEMO_PORT:-18750}
+ICE=$(mktemp -d /tmp/sa-demo-icecast.XXXXXX)
+SRC_PID=""
+TITLE_PID=""
+
+cleanup() {
+    [ -n "$TITLE_PID" ] && kill "$TITLE_PID" 2>/dev/null || true
+    [ -n "$SRC_PID" ] && kill "$SRC_PID" 2>/dev/null || true
+    sh "$ROOT/scripts/icecast.sh" stop "$ICE"
+    rm -rf "$ICE"
+}
+trap cleanup EXIT INT TERM
+
+rm -rf "$DEMO"
+mkdir -p "$DEMO"
+echo "== starting Icecast on 127.0.0.1:$PORT" >&2
+sh "$ROOT/scripts/icecast.sh" start "$ICE" "$PORT"
+ffmpeg -v error -re -f lavfi -i "sine=frequency=440:sample_rate=44100" -ac 2 -c:a libmp3lame -b:a 128k \
+    -content_type audio/mpeg -f mp3 "icecast://source:sourcepw@127.0.0.1:$PORT/demo.mp3" </dev/null &
+SRC_PID=$!
+i=0
+until curl -s -m 1 -o /dev/null "http://127.0.0.1:$PORT/demo.mp3" 2>/dev/null || [ $i -gt 50 ]; do i=$((i + 1)); sleep 0.2; done
+
+# Titles change every 6 seconds while recording.
+(
+    n=1
+    while [ $n -le 4 ]; do
+        curl -s -o /dev/null -u admin:adminpw \
+            "http://127.0.0.1:$PORT/admin/metadata?mount=/demo.mp3&mode=updinfo&song=Demo+title+$n" || true
+        n=$((n + 1))
+        sleep 6
+    done
+) &
+TITLE_PID=$!
+
+echo "== recording http://127.0.0.1:$PORT/demo.mp3 for 20 s into $DEMO/demo_show.sqlite" >&2
+"$BIN/sa-record" --url "http://127.0.0.1:$PORT/demo.mp3" --name demo_show --output-dir "$DEMO" \
+    --duration 20s --split-interval 5 --min-free-mb 10 | tee "$DEMO/record.jsonl"
+
+DB=$DEMO/demo_show.sqlite
+echo "== summary of $DB" >&2
+sqlite3 "$DB" <<SQL
+.mode list
+SELECT 'sections: ' || count(*) FROM sections;
+SELECT 'segments: ' || count(*) || ', seconds: ' || printf('%.2f', sum(duration_samples) / 48000.0) ||
+       ', bytes: ' || sum(length(audio_data)) FROM segments;
+SELECT 'titles: ' || count(*) FROM titles;
+SELECT '  ' || strftime('%H:%M:%S', timestamp_ms / 1000, 'unixepoch') || ' UTC  ' || title FROM titles ORDER BY id;
+SQL
