@@ -1,10 +1,4 @@
 import SACommon
 
 // Arrives with its own issue; until then the tool states its usage and exits 64.
-if CommandLine.arguments.contains("--version") {
-    print(ToolInfo.version)
-} else if CommandLine.arguments.contains("--help") || CommandLine.arguments.contains("-h") {
-    ToolMain.printUsage("sa-prune --config FILE [--show NAME ...] [--dry-run] | --db FILE")
-} else {
-    ToolMain.notYetAvailable(tool: "sa-prune", usage: "sa-prune --config FILE [--show NAME ...] [--dry-run] | --db FILE")
-}
+ToolMain.placeholder(tool: "sa-prune", usage: "sa-prune --config FILE [--show NAME ...] [--dry-run] | --db FILE")

@@ -1,10 +1,4 @@
 import SACommon
 
 // Arrives with its own issue; until then the tool states its usage and exits 64.
-if CommandLine.arguments.contains("--version") {
-    print(ToolInfo.version)
-} else if CommandLine.arguments.contains("--help") || CommandLine.arguments.contains("-h") {
-    ToolMain.printUsage("sa-pull --config FILE [--keep-going] [--replace-source SHOW]")
-} else {
-    ToolMain.notYetAvailable(tool: "sa-pull", usage: "sa-pull --config FILE [--keep-going] [--replace-source SHOW]")
-}
+ToolMain.placeholder(tool: "sa-pull", usage: "sa-pull --config FILE [--keep-going] [--replace-source SHOW]")
