@@ -171,9 +171,8 @@ struct RecordCommand: ParsableCommand {
         if !show.isEmpty { sessions = sessions.filter { show.contains($0.name) } }
         guard !sessions.isEmpty else { throw SAError.config("\(file) defines no [[sessions]]") }
         let recorders = try sessions.map { try (ShowRecorder(job: RecordingJob(session: $0, config: config)), $0.window!) }
-        var outcomes = [(String, RecordingOutcome)](repeating: ("", RecordingOutcome()), count: recorders.count)
+        let results = OutcomeTable(count: recorders.count)
         let group = DispatchGroup()
-        let lock = NSLock()
         let runOnce = once
         for (i, (recorder, window)) in recorders.enumerated() {
             group.enter()
@@ -195,15 +194,33 @@ struct RecordCommand: ParsableCommand {
                     total.stoppedBySignal = o.stoppedBySignal
                     if runOnce || o.diskLow { break }
                 }
-                lock.lock()
-                outcomes[i] = (recorder.job.show, total)
-                lock.unlock()
+                results.set(i, (recorder.job.show, total))
                 group.leave()
             }
             thread.stackSize = 4 << 20
             thread.start()
         }
         group.wait()
-        return status(for: outcomes)
+        return status(for: results.all)
+    }
+}
+
+/// Per-show results written by the recording threads.
+final class OutcomeTable: @unchecked Sendable {
+    private let lock = NSLock()
+    private var rows: [(String, RecordingOutcome)]
+
+    init(count: Int) { rows = Array(repeating: ("", RecordingOutcome()), count: count) }
+
+    func set(_ i: Int, _ row: (String, RecordingOutcome)) {
+        lock.lock()
+        rows[i] = row
+        lock.unlock()
+    }
+
+    var all: [(String, RecordingOutcome)] {
+        lock.lock()
+        defer { lock.unlock() }
+        return rows
     }
 }
