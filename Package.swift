@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         cLibrary("CSQLite", pkgConfig: "sqlite3", apt: "libsqlite3-dev"),
@@ -36,12 +37,13 @@ let package = Package(
         cLibrary("CSoxr", pkgConfig: "soxr", apt: "libsoxr-dev"),
         cLibrary("COpus", pkgConfig: "opus", apt: "libopus-dev"),
         cLibrary("CFdkAac", pkgConfig: "fdk-aac", apt: "libfdk-aac-dev"),
+        cLibrary("CPQ", pkgConfig: "libpq", apt: "libpq-dev"),
 
         // Config, credentials, paths, schema + migrations, stores, JSON lines, errors, locks, schedules.
         .target(
             name: "SACommon",
             dependencies: [
-                "CSQLite",
+                "CSQLite", "CPQ",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -61,9 +63,22 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // One sync pass from a recorder's API into a receiver store (PostgreSQL or SQLite).
+        .target(
+            name: "SASync",
+            dependencies: ["SACommon", "CCurl"],
+            swiftSettings: strict
+        ),
+        // HTTP: the recorder's sync API (and, later, the receiver's playback API and UI).
+        .target(
+            name: "SAServer",
+            dependencies: ["SACommon", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: strict
+        ),
+
         .executableTarget(name: "sa-record", dependencies: ["SARecorder", "SACommon"], swiftSettings: strict),
-        .executableTarget(name: "sa-serve", dependencies: ["SACommon"], swiftSettings: strict),
-        .executableTarget(name: "sa-pull", dependencies: ["SACommon"], swiftSettings: strict),
+        .executableTarget(name: "sa-serve", dependencies: ["SAServer", "SACommon"], swiftSettings: strict),
+        .executableTarget(name: "sa-pull", dependencies: ["SASync", "SACommon"], swiftSettings: strict),
         .executableTarget(name: "sa-export", dependencies: ["SACommon"], swiftSettings: strict),
         .executableTarget(name: "sa-prune", dependencies: ["SACommon"], swiftSettings: strict),
         .executableTarget(name: "sa-push", dependencies: ["SACommon"], swiftSettings: strict),
@@ -71,5 +86,6 @@ let package = Package(
 
         .testTarget(name: "SACommonTests", dependencies: ["SACommon"]),
         .testTarget(name: "SAAudioTests", dependencies: ["SAAudio", "SARecorder", "SACommon"]),
+        .testTarget(name: "SASyncTests", dependencies: ["SASync", "SACommon"]),
     ]
 )

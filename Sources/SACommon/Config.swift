@@ -196,7 +196,7 @@ public enum ConfigLoader {
         c.port = try r.int("port", default: 18000, range: 1...65535)
         c.bind = try r.string("bind", default: "127.0.0.1")
         c.syncIntervalSeconds = try r.int("sync_interval_seconds", default: 60, range: 1...604_800)
-        c.chunkSize = try r.int("chunk_size", default: 100, range: 1...10_000)
+        c.chunkSize = try r.int("chunk_size", default: 100, range: 1...1000)
         c.apiTokenProfile = try r.string("api_token_profile")
         if let db = try r.table("database") {
             c.databaseURL = try db.string("url", default: c.databaseURL)

@@ -1,0 +1,115 @@
+import Foundation
+
+/// One stored segment as it travels between recorder and receiver.
+public struct SegmentRecord: Sendable, Equatable {
+    public var id: Int64
+    public var timestampMs: Int64
+    public var isTimestampFromSource: Int64
+    public var sectionID: Int64
+    public var durationSamples: Int64
+    public var audio: [UInt8]
+
+    public init(id: Int64, timestampMs: Int64, isTimestampFromSource: Int64, sectionID: Int64, durationSamples: Int64, audio: [UInt8]) {
+        self.id = id
+        self.timestampMs = timestampMs
+        self.isTimestampFromSource = isTimestampFromSource
+        self.sectionID = sectionID
+        self.durationSamples = durationSamples
+        self.audio = audio
+    }
+
+    /// The seed's JSON form: audio as base64, plus duration_samples.
+    public var json: JSONValue {
+        .object([("id", .int(id)), ("timestamp_ms", .int(timestampMs)), ("is_timestamp_from_source", .int(isTimestampFromSource)),
+                 ("audio_data", .string(Data(audio).base64EncodedString())), ("section_id", .int(sectionID)),
+                 ("duration_samples", .int(durationSamples))])
+    }
+}
+
+/// `application/x-segment-stream`: a compact binary body for segment batches.
+///
+///     "SASEGS1\n"                      8 bytes magic
+///     count                            u32
+///     count × record:
+///       id, timestamp_ms               i64, i64
+///       is_timestamp_from_source       u8
+///       section_id, duration_samples   i64, i64
+///       audio length, audio bytes      u32, bytes
+///     CRC-32 (IEEE) of all bytes above u32
+///
+/// Integers are little-endian. A body whose checksum, count or lengths do not add up is
+/// rejected as a whole, so nothing from a damaged transfer is written.
+public enum SegmentStream {
+    public static let contentType = "application/x-segment-stream"
+    static let magic = Array("SASEGS1\n".utf8)
+
+    public static func encode(_ records: [SegmentRecord]) -> [UInt8] {
+        var out = magic
+        out.reserveCapacity(16 + records.reduce(0) { $0 + 41 + $1.audio.count })
+        put(&out, UInt32(records.count))
+        for r in records {
+            put(&out, UInt64(bitPattern: r.id))
+            put(&out, UInt64(bitPattern: r.timestampMs))
+            out.append(UInt8(truncatingIfNeeded: r.isTimestampFromSource))
+            put(&out, UInt64(bitPattern: r.sectionID))
+            put(&out, UInt64(bitPattern: r.durationSamples))
+            put(&out, UInt32(r.audio.count))
+            out.append(contentsOf: r.audio)
+        }
+        put(&out, CRC32.checksum(out))
+        return out
+    }
+
+    public static func decode(_ body: [UInt8]) throws -> [SegmentRecord] {
+        func bad(_ why: String) -> SAError { SAError(.dataError, code: "corrupt", "segment stream rejected: \(why)") }
+        guard body.count >= magic.count + 8, Array(body[0..<magic.count]) == magic else { throw bad("not a segment stream") }
+        let payload = body.count - 4
+        let crc = body.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: payload, as: UInt32.self).littleEndian }
+        guard CRC32.checksum(body[0..<payload]) == crc else { throw bad("checksum mismatch (damaged or truncated body)") }
+        var pos = magic.count
+        return try body.withUnsafeBytes { p -> [SegmentRecord] in
+            func need(_ n: Int) throws { if pos + n > payload { throw bad("truncated record") } }
+            func u32() throws -> UInt32 { try need(4); defer { pos += 4 }; return p.loadUnaligned(fromByteOffset: pos, as: UInt32.self).littleEndian }
+            func i64() throws -> Int64 { try need(8); defer { pos += 8 }; return Int64(bitPattern: p.loadUnaligned(fromByteOffset: pos, as: UInt64.self).littleEndian) }
+            let count = Int(try u32())
+            var out: [SegmentRecord] = []
+            out.reserveCapacity(count)
+            for _ in 0..<count {
+                let id = try i64(), ts = try i64()
+                try need(1)
+                let src = Int64(p[pos])
+                pos += 1
+                let section = try i64(), duration = try i64()
+                let len = Int(try u32())
+                try need(len)
+                let audio = Array(UnsafeRawBufferPointer(rebasing: p[pos..<(pos + len)]))
+                pos += len
+                out.append(SegmentRecord(id: id, timestampMs: ts, isTimestampFromSource: src, sectionID: section,
+                                         durationSamples: duration, audio: audio))
+            }
+            guard pos == payload else { throw bad("\(payload - pos) unexpected bytes after the records") }
+            return out
+        }
+    }
+
+    private static func put<T: FixedWidthInteger>(_ out: inout [UInt8], _ v: T) {
+        withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) }
+    }
+}
+
+/// CRC-32 (IEEE 802.3, reflected, as zlib computes it).
+public enum CRC32 {
+    static let table: [UInt32] = (0..<256).map { i -> UInt32 in
+        var c = UInt32(i)
+        for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+
+    public static func checksum<C: Collection>(_ bytes: C) -> UInt32 where C.Element == UInt8 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        table.withUnsafeBufferPointer { t in
+            for b in bytes { crc = t[Int((crc ^ UInt32(b)) & 0xFF)] ^ (crc >> 8) }
+        }
+        return crc ^ 0xFFFF_FFFF
+    }
+}

@@ -1,0 +1,84 @@
+// The OpenAPI document served at /api/openapi.json. docs/openapi.json is the same text;
+// a test keeps the two identical (edit docs/openapi.json, then run `make openapi`).
+enum OpenAPIDocument {
+    static let json = #"""
+{
+  "openapi": "3.0.3",
+  "info": {
+    "title": "save_audio_stream recorder sync API",
+    "version": "0.1.0",
+    "description": "Served by sa-serve with a record config (all show databases in output_dir) or with --db FILE (one database, read-only). Errors are {\"error\": \"...\"}: 400 bad parameter, 401 missing or wrong bearer token, 403 recipient database, 404 unknown show, 500 only for real faults. When the config sets api_token_profile, every path but /api/health needs Authorization: Bearer <token>."
+  },
+  "components": {
+    "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+    "parameters": {
+      "name": {"name": "name", "in": "path", "required": true, "description": "Show name, [A-Za-z0-9_-]{1,48}", "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,48}$"}}
+    },
+    "schemas": {
+      "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+      "ShowSummary": {"type": "object", "required": ["name", "min_id", "max_id"], "properties": {
+        "name": {"type": "string"}, "min_id": {"type": "integer"}, "max_id": {"type": "integer"},
+        "audio_format": {"type": "string", "enum": ["opus", "aac"]}, "bitrate": {"type": "string"}, "unique_id": {"type": "string"}}},
+      "Metadata": {"type": "object", "required": ["unique_id", "name", "audio_format", "bitrate", "sample_rate", "version", "is_recipient", "min_id", "max_id"], "properties": {
+        "unique_id": {"type": "string"}, "name": {"type": "string"}, "audio_format": {"type": "string", "enum": ["opus", "aac"]},
+        "bitrate": {"type": "string"}, "sample_rate": {"type": "string"}, "version": {"type": "string"}, "is_recipient": {"type": "boolean"},
+        "min_id": {"type": "integer", "nullable": true}, "max_id": {"type": "integer", "nullable": true},
+        "split_interval": {"type": "string"}, "encoder_delay_samples": {"type": "string"}}},
+      "Section": {"type": "object", "required": ["id", "start_timestamp_ms"], "properties": {
+        "id": {"type": "integer", "description": "recorder wall clock in microseconds when the connection opened"},
+        "start_timestamp_ms": {"type": "integer"}, "is_open": {"type": "boolean"},
+        "end_timestamp_ms": {"type": "integer", "nullable": true}, "finish_reason": {"type": "string", "nullable": true},
+        "first_segment_id": {"type": "integer", "nullable": true}, "last_segment_id": {"type": "integer", "nullable": true},
+        "segments": {"type": "integer"}, "duration_samples": {"type": "integer"}}},
+      "Segment": {"type": "object", "required": ["id", "timestamp_ms", "is_timestamp_from_source", "audio_data", "section_id"], "properties": {
+        "id": {"type": "integer"}, "timestamp_ms": {"type": "integer"}, "is_timestamp_from_source": {"type": "integer", "enum": [0, 1]},
+        "audio_data": {"type": "string", "format": "byte"}, "section_id": {"type": "integer"}, "duration_samples": {"type": "integer"}}},
+      "Title": {"type": "object", "required": ["id", "section_id", "timestamp_ms", "title"], "properties": {
+        "id": {"type": "integer"}, "section_id": {"type": "integer"}, "timestamp_ms": {"type": "integer"}, "title": {"type": "string"}}}
+    },
+    "responses": {
+      "BadRequest": {"description": "bad parameter", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "Unauthorized": {"description": "missing or wrong bearer token", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "Forbidden": {"description": "recipient database", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "NotFound": {"description": "unknown show", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    }
+  },
+  "security": [{"bearer": []}],
+  "paths": {
+    "/api/health": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"type": "string"}}}}}}}}},
+    "/api/mode": {"get": {"summary": "Server mode", "responses": {"200": {"description": "record or inspect", "content": {"application/json": {"schema": {"type": "object", "properties": {"mode": {"type": "string", "enum": ["record", "inspect"]}}}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}}}},
+    "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3 document", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}}}},
+    "/api/sync/shows": {"get": {"summary": "Show databases that have segments and are not recipients", "responses": {
+      "200": {"description": "shows", "content": {"application/json": {"schema": {"type": "object", "required": ["shows"], "properties": {"shows": {"type": "array", "items": {"$ref": "#/components/schemas/ShowSummary"}}}}}}},
+      "401": {"$ref": "#/components/responses/Unauthorized"}}}},
+    "/api/sync/shows/{name}/metadata": {"get": {"summary": "Show metadata and segment id range (null ids for an empty database)", "parameters": [{"$ref": "#/components/parameters/name"}], "responses": {
+      "200": {"description": "metadata", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Metadata"}}}},
+      "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"},
+      "403": {"$ref": "#/components/responses/Forbidden"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
+    "/api/sync/shows/{name}/sections": {"get": {"summary": "Sections ordered by id, with their segment ranges", "parameters": [{"$ref": "#/components/parameters/name"}], "responses": {
+      "200": {"description": "sections", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Section"}}}}},
+      "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"},
+      "403": {"$ref": "#/components/responses/Forbidden"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
+    "/api/sync/shows/{name}/titles": {"get": {"summary": "ICY titles with id greater than after_id", "parameters": [{"$ref": "#/components/parameters/name"},
+      {"name": "after_id", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}}], "responses": {
+      "200": {"description": "titles", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Title"}}}}},
+      "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"},
+      "403": {"$ref": "#/components/responses/Forbidden"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
+    "/api/sync/shows/{name}/segments": {"get": {"summary": "Segments with start_id <= id <= end_id in id order, at most limit (capped at 1000)",
+      "description": "JSON with base64 audio_data by default. With Accept: application/x-segment-stream the body is binary: \"SASEGS1\\n\", a u32 count, then per record i64 id, i64 timestamp_ms, u8 is_timestamp_from_source, i64 section_id, i64 duration_samples, u32 length and the audio bytes, then a CRC-32 (IEEE) of everything before it; integers little-endian.",
+      "parameters": [{"$ref": "#/components/parameters/name"},
+      {"name": "start_id", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+      {"name": "end_id", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+      {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}], "responses": {
+      "200": {"description": "segments", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Segment"}}},
+        "application/x-segment-stream": {"schema": {"type": "string", "format": "binary"}}}},
+      "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"},
+      "403": {"$ref": "#/components/responses/Forbidden"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
+    "/api/sync/shows/{name}/sections/{section_id}/export": {"get": {"summary": "Export a section to a file (arrives with sa-export; 501 until then)",
+      "parameters": [{"$ref": "#/components/parameters/name"}, {"name": "section_id", "in": "path", "required": true, "schema": {"type": "integer"}}], "responses": {
+      "501": {"description": "not available in this version", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "404": {"$ref": "#/components/responses/NotFound"}}}}
+  }
+}
+"""#
+}

@@ -1,0 +1,148 @@
+import Foundation
+import Hummingbird
+import SACommon
+
+/// Where the recorder API finds show databases: every `<show>.sqlite` in `output_dir`, or one
+/// file (`sa-serve --db`).
+public enum ShowSource: Sendable {
+    case directory(String)
+    case single(path: String)
+
+    func path(of show: String) throws -> String {
+        do { _ = try ShowName.validate(show) } catch let e as SAError { throw APIError.badRequest(e.message) }
+        switch self {
+        case .directory(let dir):
+            let p = SQLiteShowStore.path(outputDir: dir, show: show)
+            guard FileManager.default.fileExists(atPath: p) else { throw APIError.notFound("unknown show '\(show)'") }
+            return p
+        case .single(let path):
+            guard show == ShowSource.singleName(path) else { throw APIError.notFound("unknown show '\(show)'") }
+            return path
+        }
+    }
+
+    static func singleName(_ path: String) -> String {
+        if let r = try? ShowReader(path: path), let n = try? r.metadata()[MetaKey.name], !n.isEmpty { return n }
+        return ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+    }
+
+    var all: [(name: String, path: String)] {
+        switch self {
+        case .directory(let dir): return ShowCatalog.shows(in: dir)
+        case .single(let path): return [(ShowSource.singleName(path), path)]
+        }
+    }
+}
+
+public struct RecorderAPIOptions: Sendable {
+    public var mode: String
+    public var maxLimit = 1000
+    public init(mode: String) { self.mode = mode }
+}
+
+/// The recorder's sync API (SPEC §6): paths, parameters and field names of the seed.
+public enum RecorderAPI {
+    public static func register<Context: RequestContext>(on router: Router<Context>, source: ShowSource, options: RecorderAPIOptions) {
+        router.get("/api/health") { _, _ in API.json(.object([("status", "ok")])) }
+        router.get("/api/mode") { _, _ in API.json(.object([("mode", .string(options.mode))])) }
+        router.get("/api/openapi.json") { _, _ in
+            API.bytes(Array(OpenAPIDocument.json.utf8), contentType: "application/json; charset=utf-8")
+        }
+
+        router.get("/api/sync/shows") { _, _ in
+            await API.respond {
+                var list: [JSONValue] = []
+                for (name, path) in source.all {
+                    guard let reader = try? ShowReader(path: path, name: name), let meta = try? reader.metadata(),
+                          meta[MetaKey.isRecipient] != "true", let range = try? reader.idRange(), let maxID = range.max
+                    else { continue }
+                    list.append(.object([("name", .string(name)), ("min_id", .int(range.min ?? maxID)), ("max_id", .int(maxID)),
+                                         ("audio_format", .string(meta[MetaKey.audioFormat] ?? "")),
+                                         ("bitrate", .string(meta[MetaKey.bitrate] ?? "")),
+                                         ("unique_id", .string(meta[MetaKey.uniqueID] ?? ""))]))
+                }
+                return API.json(.object([("shows", .array(list))]))
+            }
+        }
+
+        router.get("/api/sync/shows/:name/metadata") { _, context in
+            let name = context.parameters.get("name") ?? ""
+            return await API.respond {
+                let reader = try open(source, name)
+                let meta = try reader.metadata()
+                let range = try reader.idRange()
+                return API.json(.object([
+                    ("unique_id", .string(meta[MetaKey.uniqueID] ?? "")), ("name", .string(meta[MetaKey.name] ?? name)),
+                    ("audio_format", .string(meta[MetaKey.audioFormat] ?? "")), ("bitrate", .string(meta[MetaKey.bitrate] ?? "")),
+                    ("sample_rate", .string(meta[MetaKey.sampleRate] ?? "")), ("version", .string(meta[MetaKey.version] ?? "")),
+                    ("is_recipient", .bool(false)),
+                    ("min_id", range.min.map { .int($0) } ?? .null), ("max_id", range.max.map { .int($0) } ?? .null),
+                    ("split_interval", .string(meta[MetaKey.splitInterval] ?? "")),
+                    ("encoder_delay_samples", .string(meta[MetaKey.encoderDelay] ?? "")),
+                ]))
+            }
+        }
+
+        router.get("/api/sync/shows/:name/sections") { _, context in
+            let name = context.parameters.get("name") ?? ""
+            return await API.respond {
+                API.json(.array(try open(source, name).sections().map(\.json)))
+            }
+        }
+
+        router.get("/api/sync/shows/:name/titles") { request, context in
+            let name = context.parameters.get("name") ?? ""
+            let after = request.uri.queryParameters.get("after_id")
+            return await API.respond {
+                let afterID = try integer(after, "after_id", default: 0, min: 0)
+                return API.json(.array(try open(source, name).titles(afterID: afterID).map(\.json)))
+            }
+        }
+
+        router.get("/api/sync/shows/:name/segments") { request, context in
+            let name = context.parameters.get("name") ?? ""
+            let q = request.uri.queryParameters
+            let start = q.get("start_id"), end = q.get("end_id"), limitText = q.get("limit")
+            let binary = (request.headers[.accept] ?? "").contains(SegmentStream.contentType)
+            return await API.respond {
+                let startID = try integer(start, "start_id", default: 0, min: 0)
+                let endID = try integer(end, "end_id", default: Int64.max, min: 0)
+                let limit = try integer(limitText, "limit", default: 100, min: 1)
+                guard startID <= endID else { throw APIError.badRequest("start_id \(startID) is after end_id \(endID)") }
+                let reader = try open(source, name)
+                let rows = try reader.segments(startID: startID, endID: endID, limit: Int(min(limit, Int64(options.maxLimit))))
+                if binary { return API.bytes(SegmentStream.encode(rows), contentType: SegmentStream.contentType) }
+                return API.json(.array(rows.map(\.json)))
+            }
+        }
+
+        router.get("/api/sync/shows/:name/sections/:section_id/export") { _, context in
+            let name = context.parameters.get("name") ?? ""
+            return await API.respond {
+                _ = try open(source, name)
+                return API.error(APIError(status: .notImplemented, message: "section export arrives with sa-export"))
+            }
+        }
+    }
+
+    /// Opens a show for reading; a recipient database is never served.
+    static func open(_ source: ShowSource, _ name: String) throws -> ShowReader {
+        let path = try source.path(of: name)
+        let reader: ShowReader
+        do {
+            reader = try ShowReader(path: path, name: name)
+        } catch {
+            throw APIError(status: .internalServerError, message: "cannot open the database of '\(name)'")
+        }
+        if try reader.metadata()[MetaKey.isRecipient] == "true" {
+            throw APIError.forbidden("'\(name)' is a recipient database; it is not served for syncing")
+        }
+        return reader
+    }
+
+    static func integer(_ text: String?, _ name: String, default d: Int64, min: Int64) throws -> Int64 {
+        guard let text else { return d }
+        guard let v = Int64(text), v >= min else { throw APIError.badRequest("\(name) must be an integer ≥ \(min), got '\(text)'") }
+        return v
+    }
+}

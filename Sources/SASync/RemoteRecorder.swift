@@ -1,0 +1,142 @@
+import CCurl
+import Foundation
+import SACommon
+
+/// The recorder's sync API, over libcurl (one easy handle, so the connection is reused).
+public final class RemoteRecorder {
+    public let baseURL: String
+    let token: String?
+    private let handle: UnsafeMutableRawPointer
+    /// Segment requests made, for the tests of chunking.
+    public private(set) var segmentRequests = 0
+
+    public init(baseURL: String, token: String?) throws {
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        guard base.hasPrefix("http://") || base.hasPrefix("https://") else {
+            throw SAError.config("remote_url '\(baseURL)' must start with http:// or https://")
+        }
+        self.baseURL = base
+        self.token = token
+        curl_global_init(Int(CURL_GLOBAL_ALL))
+        guard let h = curl_easy_init() else { throw SAError.internalError("curl_easy_init failed") }
+        handle = h
+    }
+
+    deinit { curl_easy_cleanup(handle) }
+
+    struct Response {
+        var status: Int
+        var body: [UInt8]
+        var contentType: String?
+    }
+
+    private final class Sink {
+        var body: [UInt8] = []
+        var contentType: String?
+    }
+
+    /// GET `path`; network failures are `unavailable` (69), 401/403 are `auth` (77).
+    func get(_ path: String, accept: String = "application/json") throws -> Response {
+        let url = baseURL + path
+        let sink = Sink()
+        var headers: UnsafeMutablePointer<curl_slist>? = curl_slist_append(nil, "Accept: \(accept)")
+        if let token { headers = curl_slist_append(headers, "Authorization: Bearer \(token)") }
+        defer { curl_slist_free_all(headers) }
+        var errbuf = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        curl_easy_reset(handle)
+        _ = sa_curl_set_str(handle, CURLOPT_URL, url)
+        _ = sa_curl_set_slist(handle, CURLOPT_HTTPHEADER, headers)
+        _ = sa_curl_set_str(handle, CURLOPT_USERAGENT, "sa-pull/\(ToolInfo.version)")
+        _ = sa_curl_set_long(handle, CURLOPT_NOSIGNAL, 1)
+        _ = sa_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT, 10)
+        _ = sa_curl_set_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1)
+        _ = sa_curl_set_long(handle, CURLOPT_LOW_SPEED_TIME, 60)
+        _ = sa_curl_set_long(handle, CURLOPT_FOLLOWLOCATION, 1)
+        _ = sa_curl_set_ptr(handle, CURLOPT_ERRORBUFFER, &errbuf)
+        let ctx = Unmanaged.passUnretained(sink).toOpaque()
+        _ = sa_curl_set_data_cb(handle, CURLOPT_WRITEFUNCTION, { ptr, size, n, ctx in
+            let sink = Unmanaged<Sink>.fromOpaque(ctx!).takeUnretainedValue()
+            let len = size * n
+            if let ptr { sink.body.append(contentsOf: UnsafeRawBufferPointer(start: ptr, count: len)) }
+            return len
+        })
+        _ = sa_curl_set_ptr(handle, CURLOPT_WRITEDATA, ctx)
+        let rc = curl_easy_perform(handle)
+        guard rc == CURLE_OK else {
+            let detail = String(cString: errbuf)
+            throw SAError(.unavailable, code: "unavailable",
+                          "cannot reach \(url): \(detail.isEmpty ? String(cString: curl_easy_strerror(rc)) : detail)")
+        }
+        var status = 0
+        _ = sa_curl_get_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        var ct: UnsafeMutablePointer<CChar>? = nil
+        if sa_curl_get_str(handle, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK, let ct { sink.contentType = String(cString: ct) }
+        let response = Response(status: status, body: sink.body, contentType: sink.contentType)
+        guard (200..<300).contains(status) else {
+            let message = (try? JSONValue.parse(String(decoding: sink.body, as: UTF8.self)))?["error"]?.stringValue
+                ?? String(decoding: sink.body.prefix(200), as: UTF8.self)
+            switch status {
+            case 401:
+                throw SAError(.noPermission, code: "auth", "\(url): 401 \(message) (check api_token_profile and its token)")
+            case 403: throw SAError(.noPermission, code: "forbidden", "\(url): 403 \(message)")
+            case 404: throw SAError(.dataError, code: "not_found", "\(url): 404 \(message)")
+            default: throw SAError(.unavailable, code: "unavailable", "\(url): HTTP \(status) \(message)")
+            }
+        }
+        return response
+    }
+
+    func json(_ path: String) throws -> JSONValue {
+        let r = try get(path)
+        do {
+            return try JSONValue.parse(String(decoding: r.body, as: UTF8.self))
+        } catch {
+            throw SAError(.unavailable, code: "bad_response", "\(baseURL)\(path) did not answer JSON")
+        }
+    }
+
+    static func escape(_ name: String) -> String {
+        name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? name
+    }
+
+    public func shows() throws -> [String] {
+        guard case .array(let list)? = try json("/api/sync/shows")["shows"] else {
+            throw SAError(.unavailable, code: "bad_response", "\(baseURL)/api/sync/shows: no 'shows' list")
+        }
+        return list.compactMap { $0["name"]?.stringValue }
+    }
+
+    public func metadata(show: String) throws -> JSONValue {
+        try json("/api/sync/shows/\(RemoteRecorder.escape(show))/metadata")
+    }
+
+    public func sections(show: String) throws -> [SectionInfo] {
+        guard case .array(let list) = try json("/api/sync/shows/\(RemoteRecorder.escape(show))/sections") else {
+            throw SAError(.unavailable, code: "bad_response", "sections of \(show): not a list")
+        }
+        return try list.map(SectionInfo.init(json:))
+    }
+
+    public func titles(show: String, afterID: Int64) throws -> [TitleRecord] {
+        guard case .array(let list) = try json("/api/sync/shows/\(RemoteRecorder.escape(show))/titles?after_id=\(afterID)") else {
+            throw SAError(.unavailable, code: "bad_response", "titles of \(show): not a list")
+        }
+        return list.compactMap { v in
+            guard let id = v["id"]?.intValue, let s = v["section_id"]?.intValue, let t = v["timestamp_ms"]?.intValue,
+                  let title = v["title"]?.stringValue else { return nil }
+            return TitleRecord(id: id, sectionID: s, timestampMs: t, title: title)
+        }
+    }
+
+    /// One chunk of segments in the binary form, checked before anything is used.
+    public func segments(show: String, startID: Int64, endID: Int64, limit: Int) throws -> [SegmentRecord] {
+        segmentRequests += 1
+        let r = try get("/api/sync/shows/\(RemoteRecorder.escape(show))/segments?start_id=\(startID)&end_id=\(endID)&limit=\(limit)",
+                        accept: SegmentStream.contentType)
+        guard r.contentType?.hasPrefix(SegmentStream.contentType) == true else {
+            throw SAError(.unavailable, code: "bad_response", "\(baseURL) answered segments as \(r.contentType ?? "?"), not \(SegmentStream.contentType)")
+        }
+        return try SegmentStream.decode(r.body)
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import Logging
+import SACommon
+
+/// One sync pass (the seed's `--sync-only`): for each show in order, validate the remote
+/// metadata against the local copy, then copy sections, segments (in chunks, each committed
+/// together with the new `last_synced_id`) and titles.
+public final class SyncPass {
+    public struct Options {
+        public var keepGoing = false
+        public var replaceSource: Set<String> = []
+        public var onlyShows: [String] = []
+        public var progress = false
+        public init() {}
+    }
+
+    public let config: ReceiverConfig
+    public let remote: RemoteRecorder
+    let location: ReceiverStoreLocation
+    let password: String?
+    let output: JSONLineWriter
+    let options: Options
+    let log = SALog.logger("sa-pull")
+
+    public init(config: ReceiverConfig, credentials: Credentials, output: JSONLineWriter = .stdout, options: Options = Options()) throws {
+        self.config = config
+        self.output = output
+        self.options = options
+        location = try ReceiverStoreLocation(url: config.databaseURL, relativeTo: config.file)
+        password = try config.databaseCredentialProfile.map { try credentials.require(.postgres, profile: $0, field: "password") }
+        let token = try config.apiTokenProfile.map { try credentials.require(.api, profile: $0, field: "token") }
+        remote = try RemoteRecorder(baseURL: config.remoteURL, token: token)
+    }
+
+    /// Runs the pass; returns the exit status (errors are reported as `error` records).
+    public func run() -> ExitStatus {
+        let names: [String]
+        do {
+            names = try showNames()
+        } catch {
+            return report(SAError.from(error), show: nil)
+        }
+        var worst = ExitStatus.ok
+        for name in names {
+            do {
+                try syncShow(name)
+            } catch {
+                let status = report(SAError.from(error), show: name)
+                if !options.keepGoing { return status }
+                worst = .someFailed
+            }
+        }
+        return worst
+    }
+
+    private func report(_ e: SAError, show: String?) -> ExitStatus {
+        var err = e
+        if let show, !err.context.contains(where: { $0.0 == "show" }) { err.context.insert(("show", .string(show)), at: 0) }
+        output.write(err.record)
+        fputs("sa-pull: error: \(show.map { "\($0): " } ?? "")\(err.message)\n", stderr)
+        return err.status
+    }
+
+    func showNames() throws -> [String] {
+        var names: [String]
+        if let configured = config.shows {
+            names = configured.map(\.name)
+        } else {
+            names = try remote.shows()
+        }
+        if !options.onlyShows.isEmpty {
+            for s in options.onlyShows where !names.contains(s) {
+                throw SAError.usage("show '\(s)' is not among the shows to pull (\(names.joined(separator: ", ")))")
+            }
+            names = names.filter { options.onlyShows.contains($0) }
+        }
+        for s in options.replaceSource where !names.contains(s) {
+            throw SAError.usage("--replace-source \(s): not among the shows to pull")
+        }
+        return names
+    }
+
+    public func syncShow(_ show: String) throws {
+        let meta = try remote.metadata(show: show)
+        let remoteUnique = meta["unique_id"]?.stringValue ?? ""
+        let remoteFormat = meta["audio_format"]?.stringValue ?? ""
+        let remoteBitrate = meta["bitrate"]?.stringValue ?? meta["bitrate"]?.intValue.map(String.init) ?? ""
+        if meta["is_recipient"]?.boolValue == true || meta["is_recipient"]?.stringValue == "true" {
+            throw SAError(.noPermission, code: "forbidden", "the remote database of \(show) is a recipient database; it is never pulled from")
+        }
+        guard !remoteUnique.isEmpty, !remoteFormat.isEmpty else {
+            throw SAError(.unavailable, code: "bad_response", "metadata of \(show) lacks unique_id or audio_format")
+        }
+        let maxID = meta["max_id"]?.intValue
+        let minID = meta["min_id"]?.intValue
+
+        let db = try location.open(show: show, prefix: config.databasePrefix, password: password)
+        guard try db.tryLock() else {
+            output.write(.object([("type", "show_synced"), ("show", .string(show)), ("db", .string(db.location)),
+                                  ("from_id", .null), ("to_id", .null), ("segments", 0), ("bytes", 0), ("status", "skipped_locked")]))
+            log.notice("\(show): another sync holds the lock; skipped")
+            return
+        }
+        defer { db.unlock() }
+
+        var local = try db.metadata()
+        var last = Int64(local[MetaKey.lastSyncedID] ?? "0") ?? 0
+        let remoteSections = try remote.sections(show: show)
+        if let source = local[MetaKey.sourceUniqueID] {
+            var diffs: [String] = []
+            if local[MetaKey.audioFormat] != remoteFormat { diffs.append("audio_format local '\(local[MetaKey.audioFormat] ?? "")' vs remote '\(remoteFormat)'") }
+            if local[MetaKey.bitrate] != remoteBitrate { diffs.append("bitrate local '\(local[MetaKey.bitrate] ?? "")' vs remote '\(remoteBitrate)'") }
+            if options.replaceSource.contains(show) {
+                guard diffs.isEmpty else {
+                    throw SAError(.dataError, code: "mismatch", "show \(show): cannot replace the source: \(diffs.joined(separator: "; "))")
+                }
+                // Resume at the first remote section after the newest one held here.
+                let newest = try db.maxSectionID() ?? 0
+                let next = remoteSections.first { $0.id > newest && $0.firstSegmentID != nil }
+                last = next.map { $0.firstSegmentID! - 1 } ?? (maxID ?? last)
+                try db.setMetadata([(MetaKey.sourceUniqueID, remoteUnique), (MetaKey.lastSyncedID, String(last))])
+                log.notice("\(show): source replaced (\(source) → \(remoteUnique)); resuming after segment \(last)")
+                local = try db.metadata()
+            } else {
+                if source != remoteUnique { diffs.insert("source_unique_id local '\(source)' vs remote '\(remoteUnique)'", at: 0) }
+                guard diffs.isEmpty else {
+                    throw SAError(.dataError, code: "mismatch",
+                                  "show \(show): metadata mismatch: \(diffs.joined(separator: "; "))"
+                                      + (source != remoteUnique ? " (if the recorder's database was replaced, run with --replace-source \(show))" : ""),
+                                  context: [("show", .string(show)), ("db", .string(db.location))])
+                }
+            }
+        } else {
+            try db.setMetadata([
+                (MetaKey.name, show), (MetaKey.audioFormat, remoteFormat), (MetaKey.bitrate, remoteBitrate),
+                (MetaKey.sampleRate, meta["sample_rate"]?.stringValue ?? (remoteFormat == "aac" ? "16000" : "48000")),
+                (MetaKey.uniqueID, local[MetaKey.uniqueID] ?? UniqueID.make()), (MetaKey.isRecipient, "true"),
+                (MetaKey.sourceUniqueID, remoteUnique), (MetaKey.lastSyncedID, "0"),
+                (MetaKey.encoderDelay, meta["encoder_delay_samples"]?.stringValue ?? meta["encoder_delay_samples"]?.intValue.map(String.init) ?? "0"),
+                (MetaKey.splitInterval, meta["split_interval"]?.stringValue ?? meta["split_interval"]?.intValue.map(String.init) ?? "10"),
+            ])
+            last = 0
+        }
+
+        // Sections: new ones with segments to come, and open ones here that may have closed.
+        let open = Set(try db.openSectionIDs())
+        var known = Set<Int64>()
+        let wanted = remoteSections.filter { ($0.lastSegmentID ?? 0) > last || open.contains($0.id) }
+        try db.upsertSections(wanted)
+        known.formUnion(wanted.map(\.id))
+        var sectionsByID = Dictionary(remoteSections.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+
+        let fromID = last + 1
+        var start = fromID
+        var segments = 0
+        var bytes = 0
+        var touched = Set<Int64>(open)
+        if let minID, minID > start {
+            if last > 0 { emitGap(show, db, from: start, to: minID - 1) }
+            start = minID
+        }
+        let target = maxID ?? 0
+        let total = max(0, target - start + 1)
+        while start <= target {
+            let chunk = try remote.segments(show: show, startID: start, endID: target, limit: config.chunkSize)
+            guard let first = chunk.first, let lastInChunk = chunk.last else { break }
+            if first.id > start && (last > 0 || start > fromID) { emitGap(show, db, from: start, to: first.id - 1) }
+            let missing = Set(chunk.map(\.sectionID)).subtracting(known)
+            if !missing.isEmpty {
+                // Sections that began after the list was fetched.
+                let fresh = try remote.sections(show: show)
+                for s in fresh { sectionsByID[s.id] = s }
+                let add = fresh.filter { missing.contains($0.id) }
+                guard add.count == missing.count else {
+                    throw SAError(.unavailable, code: "bad_response", "segments of \(show) refer to sections the recorder does not list")
+                }
+                try db.upsertSections(add)
+                known.formUnion(missing)
+            }
+            try db.commitChunk(chunk, titles: [], lastSyncedID: lastInChunk.id)
+            segments += chunk.count
+            bytes += chunk.reduce(0) { $0 + $1.audio.count }
+            touched.formUnion(chunk.map(\.sectionID))
+            start = lastInChunk.id + 1
+            if options.progress { drawProgress(show, done: Int64(segments), total: total) }
+        }
+        if options.progress { fputs("\n", stderr) }
+        try db.insertTitles(try remote.titles(show: show, afterID: try db.maxTitleID()))
+
+        for s in try db.summaries(touched.sorted()) {
+            let remoteInfo = sectionsByID[s.id]
+            let complete = remoteInfo.map { !$0.isOpen && $0.segments == s.segments } ?? false
+            let rate = remoteFormat == "aac" ? 16000 : 48000
+            output.write(.object([("type", "section_synced"), ("show", .string(show)), ("db", .string(db.location)),
+                                  ("section_id", .int(s.id)), ("start_timestamp_ms", .int(s.startTimestampMs)),
+                                  ("segments", .int(s.segments)), ("duration_ms", .int(s.durationSamples * 1000 / Int64(rate))),
+                                  ("complete", .bool(complete))]))
+        }
+        let lastSynced = Int64(try db.metadata()[MetaKey.lastSyncedID] ?? "0") ?? 0
+        output.write(.object([("type", "show_synced"), ("show", .string(show)), ("db", .string(db.location)),
+                              ("from_id", .int(fromID)), ("to_id", .int(max(lastSynced, fromID - 1))), ("segments", .int(Int64(segments))),
+                              ("bytes", .int(Int64(bytes))), ("status", segments > 0 ? "synced" : "up_to_date")]))
+    }
+
+    private func emitGap(_ show: String, _ db: any ReceiverShowDB, from: Int64, to: Int64) {
+        log.warning("\(show): segments \(from)–\(to) were pruned on the recorder before they were pulled")
+        output.write(.object([("type", "gap"), ("show", .string(show)), ("db", .string(db.location)),
+                              ("missing_from_id", .int(from)), ("missing_to_id", .int(to)),
+                              ("reason", "pruned on the recorder before it was pulled")]))
+    }
+
+    private func drawProgress(_ show: String, done: Int64, total: Int64) {
+        let width = 30
+        let frac = total > 0 ? min(1, Double(done) / Double(total)) : 1
+        let filled = Int(frac * Double(width))
+        fputs("\r\(show) [\(String(repeating: "#", count: filled))\(String(repeating: " ", count: width - filled))] \(done)/\(total) segments", stderr)
+    }
+}

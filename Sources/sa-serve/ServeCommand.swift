@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import SACommon
+import SAServer
+
+@main
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sa-serve",
+        abstract: "Serve the recorder's sync API over every show database (record config) or one database (--db).",
+        discussion: """
+            With a record config: GET /api/sync/shows, …/metadata, …/sections, …/segments (JSON or
+            application/x-segment-stream), …/titles, /api/mode, /api/health, /api/openapi.json.
+            With --db FILE.sqlite: the same over one database, read-only. See sa-serve(1).
+            """,
+        version: ToolInfo.version)
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(name: .long, help: ArgumentHelp("Serve this one SQLite database read-only.", valueName: "file"))
+    var db: String?
+
+    @Option(name: .long, help: ArgumentHelp("Port (default: api_port of the config, 17000).", valueName: "port"))
+    var port: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Address to bind (default: bind of the config, 127.0.0.1).", valueName: "address"))
+    var bind: String?
+
+    func validate() throws {
+        if db != nil && common.config != nil { throw ValidationError("use either --config or --db, not both") }
+        if let port, !(1...65535).contains(port) { throw ValidationError("--port must be 1 to 65535") }
+    }
+
+    func run() async throws {
+        let status: ExitStatus
+        do {
+            status = try await serve()
+        } catch let e as SAError {
+            fputs("sa-serve: error: \(e.message)\n", stderr)
+            status = e.status
+        } catch {
+            let text = String(describing: error)
+            fputs("sa-serve: error: \(text)\n", stderr)
+            status = text.contains("Address already in use") ? .unavailable : .software
+        }
+        if status != .ok { throw ExitCode(status.rawValue) }
+    }
+
+    func serve() async throws -> ExitStatus {
+        try SALog.bootstrap(level: common.logLevel)
+        let source: ShowSource
+        var mode = "record"
+        var host = "127.0.0.1"
+        var listenPort = 17000
+        var token: String?
+        if let db {
+            guard FileManager.default.fileExists(atPath: db) else {
+                throw SAError(.noInput, code: "not_found", "database \(db) does not exist")
+            }
+            _ = try ShowReader(path: db)
+            source = .single(path: db)
+            mode = "inspect"
+        } else {
+            let file = common.config ?? ConfigPaths.recordConfig()
+            switch try ConfigLoader.load(file: file) {
+            case .record(let c):
+                source = .directory(c.outputDir)
+                host = c.bind
+                listenPort = c.apiPort
+                token = try c.apiTokenProfile.map { try Credentials(file: common.credentials).require(.api, profile: $0, field: "token") }
+            case .receiver:
+                throw SAError.usage("\(file) is a receiver config; receiver mode (playback API, web UI, background sync) is not available in this version yet — use sa-pull for a sync pass")
+            }
+        }
+        let router = Router()
+        router.add(middleware: JSONErrorMiddleware())
+        if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
+        RecorderAPI.register(on: router, source: source, options: RecorderAPIOptions(mode: mode))
+        var logger = SALog.logger("sa-serve")
+        logger.logLevel = SALog.currentLevel
+        let app = Application(router: router,
+                              configuration: .init(address: .hostname(bind ?? host, port: port ?? listenPort), serverName: "sa-serve"),
+                              logger: logger)
+        try await app.runService()
+        return .ok
+    }
+}
