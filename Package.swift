@@ -77,7 +77,8 @@ let package = Package(
         ),
 
         .executableTarget(name: "sa-record", dependencies: ["SARecorder", "SACommon"], swiftSettings: strict),
-        .executableTarget(name: "sa-serve", dependencies: ["SAServer", "SACommon"], swiftSettings: strict),
+        .executableTarget(name: "sa-serve", dependencies: ["SAServer", "SACommon", .product(name: "Hummingbird", package: "hummingbird")],
+                         swiftSettings: strict),
         .executableTarget(name: "sa-pull", dependencies: ["SASync", "SACommon"], swiftSettings: strict),
         .executableTarget(name: "sa-export", dependencies: ["SACommon"], swiftSettings: strict),
         .executableTarget(name: "sa-prune", dependencies: ["SACommon"], swiftSettings: strict),

@@ -20,6 +20,7 @@ public protocol ReceiverShowDB: AnyObject {
     func commitChunk(_ segments: [SegmentRecord], titles: [TitleRecord], lastSyncedID: Int64) throws
     func insertTitles(_ titles: [TitleRecord]) throws
     func maxTitleID() throws -> Int64
+    func maxSegmentID() throws -> Int64
     func maxSectionID() throws -> Int64?
     func hasSection(_ id: Int64) throws -> Bool
     func openSectionIDs() throws -> [Int64]
@@ -183,6 +184,10 @@ public final class PGReceiverShowDB: ReceiverShowDB {
         Int64(try conn.exec("SELECT coalesce(max(id), 0) FROM titles")[0][0] ?? "0") ?? 0
     }
 
+    public func maxSegmentID() throws -> Int64 {
+        Int64(try conn.exec("SELECT coalesce(max(id), 0) FROM segments")[0][0] ?? "0") ?? 0
+    }
+
     public func maxSectionID() throws -> Int64? {
         try conn.exec("SELECT max(id) FROM sections")[0][0].flatMap { Int64($0) }
     }
@@ -294,6 +299,7 @@ public final class SQLiteReceiverShowDB: ReceiverShowDB {
     }
 
     public func maxTitleID() throws -> Int64 { try db.scalar("SELECT coalesce(max(id), 0) FROM titles")?.int ?? 0 }
+    public func maxSegmentID() throws -> Int64 { try db.scalar("SELECT coalesce(max(id), 0) FROM segments")?.int ?? 0 }
     public func maxSectionID() throws -> Int64? { try db.scalar("SELECT max(id) FROM sections")?.int }
     public func hasSection(_ id: Int64) throws -> Bool { try db.scalar("SELECT 1 FROM sections WHERE id = ?", [.int(id)]) != nil }
 

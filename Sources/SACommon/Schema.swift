@@ -96,6 +96,11 @@ public enum MetaKey {
     /// Opus pre-skip (encoder lookahead, 48 kHz samples) or AAC encoder delay (16 kHz samples).
     public static let encoderDelay = "encoder_delay_samples"
     public static let createdAtMs = "created_at_ms"
+    /// Receivers: added to recorder segment/title ids after `--replace-source`, whose new
+    /// database numbers from 1 again; and the highest recorder title id copied.
+    public static let segmentIDOffset = "segment_id_offset"
+    public static let titleIDOffset = "title_id_offset"
+    public static let titlesSyncedID = "titles_synced_id"
 }
 
 public enum UniqueID {

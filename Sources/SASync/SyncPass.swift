@@ -114,11 +114,17 @@ public final class SyncPass {
                 guard diffs.isEmpty else {
                     throw SAError(.dataError, code: "mismatch", "show \(show): cannot replace the source: \(diffs.joined(separator: "; "))")
                 }
-                // Resume at the first remote section after the newest one held here.
+                // Resume at the first remote section after the newest one held here. The new
+                // database numbers its segments and titles from 1 again, so local ids continue
+                // after the ones held here through an offset.
                 let newest = try db.maxSectionID() ?? 0
                 let next = remoteSections.first { $0.id > newest && $0.firstSegmentID != nil }
                 last = next.map { $0.firstSegmentID! - 1 } ?? (maxID ?? last)
-                try db.setMetadata([(MetaKey.sourceUniqueID, remoteUnique), (MetaKey.lastSyncedID, String(last))])
+                let segmentOffset = max(0, try db.maxSegmentID() - last)
+                let titleOffset = try db.maxTitleID()
+                try db.setMetadata([(MetaKey.sourceUniqueID, remoteUnique), (MetaKey.lastSyncedID, String(last)),
+                                    (MetaKey.segmentIDOffset, String(segmentOffset)), (MetaKey.titleIDOffset, String(titleOffset)),
+                                    (MetaKey.titlesSyncedID, "0")])
                 log.notice("\(show): source replaced (\(source) → \(remoteUnique)); resuming after segment \(last)")
                 local = try db.metadata()
             } else {
@@ -150,6 +156,8 @@ public final class SyncPass {
         known.formUnion(wanted.map(\.id))
         var sectionsByID = Dictionary(remoteSections.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
 
+        let segmentOffset = Int64(local[MetaKey.segmentIDOffset] ?? "0") ?? 0
+        let titleOffset = Int64(local[MetaKey.titleIDOffset] ?? "0") ?? 0
         let fromID = last + 1
         var start = fromID
         var segments = 0
@@ -177,7 +185,8 @@ public final class SyncPass {
                 try db.upsertSections(add)
                 known.formUnion(missing)
             }
-            try db.commitChunk(chunk, titles: [], lastSyncedID: lastInChunk.id)
+            let stored = segmentOffset == 0 ? chunk : chunk.map { var r = $0; r.id += segmentOffset; return r }
+            try db.commitChunk(stored, titles: [], lastSyncedID: lastInChunk.id)
             segments += chunk.count
             bytes += chunk.reduce(0) { $0 + $1.audio.count }
             touched.formUnion(chunk.map(\.sectionID))
@@ -185,7 +194,12 @@ public final class SyncPass {
             if options.progress { drawProgress(show, done: Int64(segments), total: total) }
         }
         if options.progress { fputs("\n", stderr) }
-        try db.insertTitles(try remote.titles(show: show, afterID: try db.maxTitleID()))
+        let titlesSynced = Int64(try db.metadata()[MetaKey.titlesSyncedID] ?? "0") ?? 0
+        let newTitles = try remote.titles(show: show, afterID: titlesSynced)
+        if let lastTitle = newTitles.last {
+            try db.insertTitles(newTitles.map { var t = $0; t.id += titleOffset; return t })
+            try db.setMetadata([(MetaKey.titlesSyncedID, String(lastTitle.id))])
+        }
 
         for s in try db.summaries(touched.sorted()) {
             let remoteInfo = sectionsByID[s.id]

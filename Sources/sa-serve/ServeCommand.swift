@@ -74,6 +74,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         let router = Router()
+        router.add(middleware: LogRequestsMiddleware(.info))
         router.add(middleware: JSONErrorMiddleware())
         if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         RecorderAPI.register(on: router, source: source, options: RecorderAPIOptions(mode: mode))

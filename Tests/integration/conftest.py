@@ -132,3 +132,132 @@ def stop_tool(p, sig=signal.SIGTERM, timeout=20):
     p.send_signal(sig)
     out, err = p.communicate(timeout=timeout)
     return p.returncode, out, err
+
+
+PG_PORT = 18613
+
+
+class Postgres:
+    def __init__(self, port):
+        self.port = port
+        self.dir = tempfile.mkdtemp(prefix="sa-pg-")
+        self.url = f"postgres://postgres@127.0.0.1:{port}"
+
+    def start(self):
+        subprocess.run(["sh", os.path.join(ROOT, "scripts", "postgres.sh"), "start", self.dir, str(self.port)], check=True)
+
+    def stop(self):
+        subprocess.run(["sh", os.path.join(ROOT, "scripts", "postgres.sh"), "stop", self.dir])
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def psql(self, db, sql):
+        r = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", db, "-At", "-F", "|",
+                            "-v", "ON_ERROR_STOP=1", "-c", sql], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return [line.split("|") for line in r.stdout.splitlines()]
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    pg = Postgres(PG_PORT)
+    pg.start()
+    yield pg
+    pg.stop()
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Recorder:
+    """A recorder's output directory with sa-serve running over it."""
+
+    def __init__(self, base, token=None):
+        self.dir = base
+        self.out = os.path.join(base, "rec")
+        os.makedirs(self.out, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config = os.path.join(base, "record.toml")
+        self.creds = os.path.join(base, "credentials.toml")
+        self.token = token
+        with open(self.config, "w") as f:
+            f.write(f"config_type = 'record'\noutput_dir = 'rec'\napi_port = {self.port}\n")
+            if token:
+                f.write("api_token_profile = 'rec'\n")
+        if token:
+            with open(self.creds, "w") as f:
+                f.write(f"[api.rec]\ntoken = '{token}'\n")
+            os.chmod(self.creds, 0o600)
+        self.proc = None
+        self.log = os.path.join(base, "serve.log")
+
+    def start(self):
+        args = [bin_path("sa-serve"), "--config", self.config, "--log-level", "info"]
+        if self.token:
+            args += ["--credentials", self.creds]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=open(self.log, "w"))
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(self.url + "/api/health", timeout=1).read()
+                return self
+            except Exception:
+                time.sleep(0.05)
+        raise RuntimeError("sa-serve did not start: " + open(self.log).read())
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+    def db(self, show):
+        return os.path.join(self.out, f"{show}.sqlite")
+
+    def record_file(self, show, path, fmt="opus"):
+        r = run_tool([bin_path("sa-record"), "--input", path, "--name", show, "--output-dir", self.out, "--format", fmt,
+                      "--min-free-mb", "0"], timeout=600)
+        assert r.returncode == 0, r.stderr
+        return r
+
+    def requests(self, fragment):
+        return sum(1 for line in open(self.log) if "hb.request.path=" in line and fragment in line)
+
+
+@pytest.fixture
+def recorder(tmp_path):
+    made = []
+
+    def make(token=None):
+        r = Recorder(str(tmp_path / f"recorder{len(made)}"), token=token)
+        os.makedirs(r.dir, exist_ok=True)
+        made.append(r)
+        return r
+    yield make
+    for r in made:
+        r.stop()
+
+
+_prefix_counter = [0]
+
+
+def receiver_config(tmp_path, recorder, db_url, shows=None, chunk_size=100, token=None, prefix=None):
+    """Writes a receiver config with a prefix of its own, so every test has its own databases."""
+    if prefix is None:
+        _prefix_counter[0] += 1
+        prefix = f"t{os.getpid()}x{_prefix_counter[0]}"
+    path = tmp_path / f"receiver-{prefix}.toml"
+    text = f"config_type = 'receiver'\nremote_url = '{recorder.url}'\nchunk_size = {chunk_size}\n"
+    if shows is not None:
+        text += "shows = [" + ", ".join(f"'{s}'" for s in shows) + "]\n"
+    if token:
+        text += "api_token_profile = 'rec'\n"
+    text += f"[database]\nurl = '{db_url}'\nprefix = '{prefix}'\n"
+    path.write_text(text)
+    return str(path), prefix
