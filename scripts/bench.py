@@ -2,6 +2,10 @@
 
 1. Import one hour of 128 kbit/s 44.1 kHz stereo MP3 into Opus 16 kbit/s with sa-record, and
    the same transcode with ffmpeg (libopus, VOIP): CPU seconds, ratio, peak memory.
+2. Pull 24 audio-hours (16 kbit/s Opus, 10 s segments) from a local sa-serve into a fresh
+   PostgreSQL with sa-pull, beside the floor: the same rows loaded with psql's
+   `\copy … (FORMAT binary)`. Audio-hours per second, ratio, and sa-pull's peak memory for a
+   6 h and a 24 h backlog (it must not grow with the backlog).
 """
 import os
 import shutil
@@ -9,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 BIN = sys.argv[1]
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
@@ -28,8 +33,7 @@ def measure(argv):
     return usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss / 1024
 
 
-def main():
-    os.makedirs(WORK, exist_ok=True)
+def bench_import():
     mp3 = os.path.join(WORK, "hour.mp3")
     if not os.path.exists(mp3):
         print("bench: generating one hour of 128 kbit/s 44.1 kHz stereo MP3 (once)", file=sys.stderr)
@@ -56,6 +60,125 @@ def main():
     print(f"  ffmpeg (libopus)  : {ref[0]:6.2f} s CPU  {ref[1]:6.2f} s wall  {ref[2]:7.1f} MiB peak")
     print(f"  CPU ratio sa-record / ffmpeg = {ours[0] / ref[0]:.2f}  (target <= 1.00)")
     print(f"  speed: {3600 / ours[1]:.0f}x real time")
+    return mp3
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def psql(port, db, sql, *extra):
+    r = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", db, "-At", "-v", "ON_ERROR_STOP=1",
+                        "-c", sql, *extra], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"bench: psql failed: {r.stderr}")
+    return r.stdout.strip()
+
+
+def make_recorder_db(mp3, out_dir, hours):
+    """A recorder database with `hours` hours: one real hour imported, its rows repeated as
+    further sections (same bytes, new ids), which is what a day of recording looks like."""
+    import sqlite3
+    template = os.path.join(WORK, "hour-opus", "day.sqlite")
+    if not os.path.exists(template):
+        os.makedirs(os.path.dirname(template), exist_ok=True)
+        subprocess.run([os.path.join(BIN, "sa-record"), "--input", mp3, "--name", "day", "--output-dir",
+                        os.path.dirname(template), "--min-free-mb", "0"], check=True, stdout=subprocess.DEVNULL)
+        sqlite3.connect(template).execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
+    shutil.copy(template, os.path.join(out_dir, "day.sqlite"))
+    con = sqlite3.connect(os.path.join(out_dir, "day.sqlite"))
+    (sid, start), = con.execute("SELECT id, start_timestamp_ms FROM sections").fetchall()
+    n = con.execute("SELECT count(*) FROM segments").fetchone()[0]
+    for h in range(1, hours):
+        new_sid = sid + h * 3_600_000_000
+        con.execute("INSERT INTO sections (id, start_timestamp_ms, is_open, end_timestamp_ms, finish_reason) "
+                    "SELECT ?, start_timestamp_ms + ?, 0, end_timestamp_ms + ?, finish_reason FROM sections WHERE id = ?",
+                    (new_sid, h * 3_600_000, h * 3_600_000, sid))
+        con.execute("INSERT INTO segments (timestamp_ms, is_timestamp_from_source, audio_data, section_id, duration_samples) "
+                    "SELECT timestamp_ms + ?, is_timestamp_from_source, audio_data, ?, duration_samples FROM segments "
+                    "WHERE section_id = ? ORDER BY id", (h * 3_600_000, new_sid, sid))
+    con.commit()
+    total = con.execute("SELECT count(*), sum(length(audio_data)) FROM segments").fetchone()
+    con.close()
+    return total
+
+
+def bench_pull(mp3):
+    tmp = tempfile.mkdtemp(prefix="sa-bench-pull-")
+    os.chmod(tmp, 0o755)  # the postgres user must reach its data directory
+    pgdir = os.path.join(tmp, "pg")
+    pgport = free_port()
+    subprocess.run(["sh", os.path.join(ROOT, "scripts", "postgres.sh"), "start", pgdir, str(pgport)], check=True)
+    serve = None
+    try:
+        results = {}
+        for hours in (6, 24):
+            rec = os.path.join(tmp, f"rec{hours}")
+            os.makedirs(rec)
+            count, size = make_recorder_db(mp3, rec, hours)
+            port = free_port()
+            with open(os.path.join(tmp, f"record{hours}.toml"), "w") as f:
+                f.write(f"config_type = 'record'\noutput_dir = '{rec}'\napi_port = {port}\n")
+            serve = subprocess.Popen([os.path.join(BIN, "sa-serve"), "--config", os.path.join(tmp, f"record{hours}.toml")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(200):
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1)
+                    break
+                except Exception:
+                    time.sleep(0.05)
+            cfg = os.path.join(tmp, f"receiver{hours}.toml")
+            with open(cfg, "w") as f:
+                f.write(f"config_type = 'receiver'\nremote_url = 'http://127.0.0.1:{port}'\n"
+                        f"[database]\nurl = 'postgres://postgres@127.0.0.1:{pgport}'\nprefix = 'b{hours}'\n")
+            cpu, wall, rss = measure([os.path.join(BIN, "sa-pull"), "--config", cfg])
+            serve.terminate()
+            serve.wait()
+            serve = None
+            results[hours] = (count, size, wall, rss)
+        # The floor: the same rows, from a binary COPY file, into a fresh database with the same schema.
+        copyfile = os.path.join(tmp, "segments.bin")
+        secfile = os.path.join(tmp, "sections.bin")
+        psql(pgport, "save_audio_b24_day", f"\\copy segments TO '{copyfile}' (FORMAT binary)")
+        psql(pgport, "save_audio_b24_day", f"\\copy sections TO '{secfile}' (FORMAT binary)")
+        psql(pgport, "postgres", "CREATE DATABASE floor")
+        schema = subprocess.run(["pg_dump", "-h", "127.0.0.1", "-p", str(pgport), "-U", "postgres", "--schema-only",
+                                 "save_audio_b24_day"], capture_output=True, text=True, check=True).stdout
+        subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(pgport), "-U", "postgres", "-d", "floor", "-q", "-v",
+                        "ON_ERROR_STOP=1"], input=schema, capture_output=True, text=True, check=True)
+        psql(pgport, "floor", f"\\copy sections FROM '{secfile}' (FORMAT binary)")
+        _, floor_wall, _ = measure(["psql", "-h", "127.0.0.1", "-p", str(pgport), "-U", "postgres", "-d", "floor", "-q",
+                                    "-c", f"\\copy segments FROM '{copyfile}' (FORMAT binary)"])
+    finally:
+        if serve:
+            serve.terminate()
+        subprocess.run(["sh", os.path.join(ROOT, "scripts", "postgres.sh"), "stop", pgdir])
+        shutil.rmtree(tmp, ignore_errors=True)
+    count, size, wall, rss = results[24]
+    print("pull: 24 audio-hours (16 kbit/s Opus, 10 s segments) sa-serve -> sa-pull -> fresh PostgreSQL")
+    print(f"  {count} segments, {size / 1e6:.1f} MB of audio")
+    print(f"  sa-pull           : {wall:6.2f} s  = {24 / wall:7.1f} audio-hours/s")
+    print(f"  psql \\copy binary : {floor_wall:6.2f} s  = {24 / floor_wall:7.1f} audio-hours/s  (floor)")
+    print(f"  ratio sa-pull / floor = {wall / floor_wall:.2f}  (target <= 2.00)")
+    print(f"  sa-pull peak memory: {results[6][3]:.1f} MiB for 6 h, {rss:.1f} MiB for 24 h (must not grow with the backlog)")
+
+
+def main():
+    os.makedirs(WORK, exist_ok=True)
+    only = set(sys.argv[2:])
+    mp3 = None
+    if not only or "import" in only:
+        mp3 = bench_import()
+    if not only or "pull" in only:
+        mp3 = mp3 or os.path.join(WORK, "hour.mp3")
+        if not os.path.exists(mp3):
+            mp3 = bench_import()
+        bench_pull(mp3)
 
 
 if __name__ == "__main__":
