@@ -1,16 +1,25 @@
 #!/bin/sh
 # make demo: a local Icecast fed by a generated MP3 source whose title changes, recorded for
 # about 20 s into a fresh SQLite database under demo/; prints the JSON lines and a summary.
+# Then the recorder's sync API serves it and sa-pull copies it into an embedded receiver store
+# (demo/receiver) and into a private PostgreSQL, printing the JSON lines of each step.
 set -eu
 BIN=${1:-$(pwd)/.build/release}
 ROOT=$(pwd)
 DEMO=$ROOT/demo
 PORT=${SA_DEMO_PORT:-18750}
 ICE=$(mktemp -d /tmp/sa-demo-icecast.XXXXXX)
+PG=$(mktemp -d /tmp/sa-demo-pg.XXXXXX)
+API_PORT=${SA_DEMO_API_PORT:-18751}
+PG_PORT=${SA_DEMO_PG_PORT:-18752}
 SRC_PID=""
 TITLE_PID=""
+SERVE_PID=""
 
 cleanup() {
+    [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null || true
+    sh "$ROOT/scripts/postgres.sh" stop "$PG" 2>/dev/null || true
+    rm -rf "$PG"
     [ -n "$TITLE_PID" ] && kill "$TITLE_PID" 2>/dev/null || true
     [ -n "$SRC_PID" ] && kill "$SRC_PID" 2>/dev/null || true
     sh "$ROOT/scripts/icecast.sh" stop "$ICE"
@@ -54,3 +63,42 @@ SELECT 'segments: ' || count(*) || ', seconds: ' || printf('%.2f', sum(duration_
 SELECT 'titles: ' || count(*) FROM titles;
 SELECT '  ' || strftime('%H:%M:%S', timestamp_ms / 1000, 'unixepoch') || ' UTC  ' || title FROM titles ORDER BY id;
 SQL
+
+kill "$SRC_PID" 2>/dev/null || true
+SRC_PID=""
+
+echo "== serving $DEMO with the recorder sync API on 127.0.0.1:$API_PORT" >&2
+cat > "$DEMO/record.toml" <<TOML
+config_type = 'record'
+output_dir = '.'
+api_port = $API_PORT
+TOML
+"$BIN/sa-serve" --config "$DEMO/record.toml" &
+SERVE_PID=$!
+i=0
+until curl -s -o /dev/null "http://127.0.0.1:$API_PORT/api/health" || [ $i -gt 100 ]; do i=$((i + 1)); sleep 0.1; done
+curl -s "http://127.0.0.1:$API_PORT/api/sync/shows"
+echo
+
+echo "== sa-pull into the embedded receiver store $DEMO/receiver" >&2
+cat > "$DEMO/receiver-sqlite.toml" <<TOML
+config_type = 'receiver'
+remote_url = 'http://127.0.0.1:$API_PORT'
+[database]
+url = 'sqlite:receiver'
+TOML
+"$BIN/sa-pull" --config "$DEMO/receiver-sqlite.toml" | tee "$DEMO/pull-sqlite.jsonl"
+
+echo "== sa-pull into PostgreSQL (a private server on 127.0.0.1:$PG_PORT)" >&2
+sh "$ROOT/scripts/postgres.sh" start "$PG" "$PG_PORT"
+cat > "$DEMO/receiver.toml" <<TOML
+config_type = 'receiver'
+remote_url = 'http://127.0.0.1:$API_PORT'
+[database]
+url = 'postgres://postgres@127.0.0.1:$PG_PORT'
+TOML
+"$BIN/sa-pull" --config "$DEMO/receiver.toml" | tee "$DEMO/pull-postgres.jsonl"
+echo "== a second pass has nothing new" >&2
+"$BIN/save_audio_stream" receiver --config "$DEMO/receiver.toml" --sync-only
+psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d save_audio_show_demo_show -At -c \
+    "SELECT 'PostgreSQL save_audio_show_demo_show: ' || count(*) || ' segments, ' || sum(length(audio_data)) || ' bytes' FROM segments"

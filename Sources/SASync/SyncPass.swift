@@ -212,7 +212,8 @@ public final class SyncPass {
         }
         let lastSynced = Int64(try db.metadata()[MetaKey.lastSyncedID] ?? "0") ?? 0
         output.write(.object([("type", "show_synced"), ("show", .string(show)), ("db", .string(db.location)),
-                              ("from_id", .int(fromID)), ("to_id", .int(max(lastSynced, fromID - 1))), ("segments", .int(Int64(segments))),
+                              ("from_id", segments > 0 ? .int(fromID) : .null), ("to_id", segments > 0 ? .int(lastSynced) : .null),
+                              ("segments", .int(Int64(segments))),
                               ("bytes", .int(Int64(bytes))), ("status", segments > 0 ? "synced" : "up_to_date")]))
     }
 
