@@ -39,9 +39,23 @@ case "receiver":
     execTool("sa-serve", args)
 case "record":
     // Recording plus its sync API: sa-serve runs beside sa-record and stops with it.
+    // sa-serve takes the options the two tools share; the rest (--once, --show) are sa-record's.
+    var serveArgs: [String] = []
+    var i = 0
+    while i < args.count {
+        if ["--config", "--credentials", "--log-level"].contains(args[i]), i + 1 < args.count {
+            serveArgs += [args[i], args[i + 1]]
+            i += 2
+        } else if let eq = args[i].firstIndex(of: "="), ["--config", "--credentials", "--log-level"].contains(String(args[i][..<eq])) {
+            serveArgs.append(args[i])
+            i += 1
+        } else {
+            i += 1
+        }
+    }
     let serve = Process()
     serve.executableURL = URL(fileURLWithPath: toolPath("sa-serve"))
-    serve.arguments = args
+    serve.arguments = serveArgs
     let record = Process()
     record.executableURL = URL(fileURLWithPath: toolPath("sa-record"))
     record.arguments = args

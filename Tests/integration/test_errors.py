@@ -125,6 +125,24 @@ def test_help_and_version(sa_record):
 
 def test_tools_not_yet_built_print_usage_and_exit_64():
     from conftest import bin_path
-    for tool in ["sa-serve", "sa-pull", "sa-export", "sa-prune", "sa-push", "save_audio_stream"]:
+    for tool in ["sa-export", "sa-prune", "sa-push"]:
         r = run_tool([bin_path(tool)])
         assert r.returncode == 64 and "usage:" in r.stderr, tool
+        assert run_tool([bin_path(tool), "--help"]).returncode == 0
+
+
+def test_every_tool_answers_help_and_version():
+    from conftest import bin_path
+    for tool in ["sa-record", "sa-serve", "sa-pull", "sa-export", "sa-prune", "sa-push", "save_audio_stream"]:
+        r = run_tool([bin_path(tool), "--version"])
+        assert r.returncode == 0 and r.stdout.strip() == "0.1.0", tool
+        r = run_tool([bin_path(tool), "--help"])
+        assert r.returncode == 0 and "usage" in r.stdout.lower(), tool
+
+
+def test_missing_config_file_is_named(tmp_path):
+    from conftest import bin_path
+    env = dict(os.environ, SAVE_AUDIO_STREAM_CONFIG_DIR=str(tmp_path))
+    for tool, name in [("sa-pull", "receiver.toml"), ("sa-serve", "record.toml"), ("sa-record", "record.toml")]:
+        r = run_tool([bin_path(tool)], env=env)
+        assert r.returncode == 78 and str(tmp_path / name) in r.stderr, (tool, r.stderr)

@@ -492,3 +492,37 @@ def test_seed_command_lines(recorder, postgres, tmp_path, tones):
     assert [x["status"] for x in jsonlines(r.stdout) if x["type"] == "show_synced"] == ["synced"]
     r = run_tool([bin_path("save_audio_stream"), "bogus"])
     assert r.returncode == 64
+
+
+def test_seed_record_command_records_and_serves(icecast, tmp_path):
+    from conftest import free_port
+    mount = "/seedrec.mp3"
+    icecast.start_source(mount, "mp3")
+    port = free_port()
+    now = time.time()
+    cfg = tmp_path / "record.toml"
+    cfg.write_text(f"""config_type = 'record'
+output_dir = 'rec'
+api_port = {port}
+min_free_mb = 1
+[[sessions]]
+name = 'both'
+url = '{icecast.url(mount)}'
+split_interval = 1
+[sessions.schedule]
+record_start = '{time.strftime("%H:%M:%S", time.gmtime(now - 60))}'
+record_end = '{time.strftime("%H:%M:%S", time.gmtime(now + 8))}'
+""")
+    try:
+        p = subprocess.Popen([bin_path("save_audio_stream"), "record", "--config", str(cfg), "--once"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(5)
+        status, _, body = get(f"http://127.0.0.1:{port}/api/sync/shows/both/metadata")
+        assert status == 200 and json.loads(body)["max_id"] >= 1
+        out, err = p.communicate(timeout=30)
+    finally:
+        icecast.stop_source(mount)
+    assert p.returncode == 0, err
+    assert [x["reason"] for x in jsonlines(out) if x["type"] == "section_finished"] == ["window_end"]
+    with pytest.raises(Exception):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1)
