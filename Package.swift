@@ -38,12 +38,14 @@ let package = Package(
         cLibrary("COpus", pkgConfig: "opus", apt: "libopus-dev"),
         cLibrary("CFdkAac", pkgConfig: "fdk-aac", apt: "libfdk-aac-dev"),
         cLibrary("CPQ", pkgConfig: "libpq", apt: "libpq-dev"),
+        cLibrary("COgg", pkgConfig: "ogg", apt: "libogg-dev"),
+        cLibrary("CCrypto", pkgConfig: "libcrypto", apt: "libssl-dev"),
 
         // Config, credentials, paths, schema + migrations, stores, JSON lines, errors, locks, schedules.
         .target(
             name: "SACommon",
             dependencies: [
-                "CSQLite", "CPQ",
+                "CSQLite", "CPQ", "CCrypto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -69,10 +71,17 @@ let package = Package(
             dependencies: ["SACommon", "CCurl"],
             swiftSettings: strict
         ),
+        // Sections to playable files without re-encoding (Ogg Opus, ADTS), streaming.
+        .target(
+            name: "SAExport",
+            dependencies: ["SACommon", "COgg"],
+            // Millions of packets per long section: dynamic exclusivity checks cost ~15 % here.
+            swiftSettings: strict + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+        ),
         // HTTP: the recorder's sync API (and, later, the receiver's playback API and UI).
         .target(
             name: "SAServer",
-            dependencies: ["SACommon", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["SACommon", "SAExport", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: strict
         ),
 
@@ -80,13 +89,13 @@ let package = Package(
         .executableTarget(name: "sa-serve", dependencies: ["SAServer", "SACommon", .product(name: "Hummingbird", package: "hummingbird")],
                          swiftSettings: strict),
         .executableTarget(name: "sa-pull", dependencies: ["SASync", "SACommon"], swiftSettings: strict),
-        .executableTarget(name: "sa-export", dependencies: ["SACommon"], swiftSettings: strict),
+        .executableTarget(name: "sa-export", dependencies: ["SAExport", "SACommon"], swiftSettings: strict),
         .executableTarget(name: "sa-prune", dependencies: ["SACommon"], swiftSettings: strict),
         .executableTarget(name: "sa-push", dependencies: ["SACommon"], swiftSettings: strict),
         .executableTarget(name: "save_audio_stream", dependencies: ["SACommon"], swiftSettings: strict),
 
         .testTarget(name: "SACommonTests", dependencies: ["SACommon"]),
         .testTarget(name: "SAAudioTests", dependencies: ["SAAudio", "SARecorder", "SACommon"]),
-        .testTarget(name: "SASyncTests", dependencies: ["SASync", "SACommon"]),
+        .testTarget(name: "SASyncTests", dependencies: ["SASync", "SACommon", "SAExport"]),
     ]
 )

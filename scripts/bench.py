@@ -6,6 +6,8 @@
    PostgreSQL with sa-pull, beside the floor: the same rows loaded with psql's
    `\copy … (FORMAT binary)`. Audio-hours per second, ratio, and sa-pull's peak memory for a
    6 h and a 24 h backlog (it must not grow with the backlog).
+3. Export a 24-hour Opus section to Ogg with sa-export, beside the raw read of the same blobs
+   (`sqlite3` selecting them to /dev/null); time, ratio, and peak memory for 1 h and 24 h.
 """
 import os
 import shutil
@@ -168,6 +170,51 @@ def bench_pull(mp3):
     print(f"  sa-pull peak memory: {results[6][3]:.1f} MiB for 6 h, {rss:.1f} MiB for 24 h (must not grow with the backlog)")
 
 
+def one_section_db(mp3, out_dir, hours):
+    """A recorder database whose only section is `hours` long (the hour's segments repeated)."""
+    import sqlite3
+    make_recorder_db(mp3, out_dir, 1)
+    db = os.path.join(out_dir, "day.sqlite")
+    con = sqlite3.connect(db)
+    (sid,), = con.execute("SELECT id FROM sections").fetchall()
+    for h in range(1, hours):
+        con.execute("INSERT INTO segments (timestamp_ms, is_timestamp_from_source, audio_data, section_id, duration_samples) "
+                    "SELECT timestamp_ms + ?, 0, audio_data, section_id, 480000 FROM segments "
+                    "WHERE section_id = ? AND id <= (SELECT min(id) + 359 FROM segments WHERE section_id = ?) ORDER BY id",
+                    (h * 3_600_000, sid, sid))
+    con.execute("UPDATE sections SET end_timestamp_ms = start_timestamp_ms + ?", (hours * 3_600_000,))
+    con.commit()
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    return db, sid
+
+
+def bench_export(mp3):
+    tmp = tempfile.mkdtemp(prefix="sa-bench-export-")
+    try:
+        results = {}
+        for hours in (1, 24):
+            d = os.path.join(tmp, f"h{hours}")
+            os.makedirs(d)
+            db, sid = one_section_db(mp3, d, hours)
+            out = os.path.join(d, "out")
+            cpu, wall, rss = measure([os.path.join(BIN, "sa-export"), "--db", db, "--section", str(sid), "--output-dir", out])
+            size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out) if f.endswith(".ogg"))
+            # The raw read: every blob handed to /dev/null (the shell's plain SELECT stops printing a
+            # blob at its first NUL byte, so writefile() is the honest form).
+            raw = measure(["sqlite3", db, "SELECT writefile('/dev/null', audio_data) FROM segments ORDER BY id"])
+            results[hours] = (wall, rss, raw[1], size)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    wall, rss, raw, size = results[24]
+    print("export: one 24-hour Opus section -> Ogg Opus file")
+    print(f"  sa-export        : {wall:6.2f} s  ({size / 1e6:.1f} MB written)")
+    print(f"  sqlite3 raw read : {raw:6.2f} s  (SELECT writefile('/dev/null', audio_data))")
+    print(f"  ratio sa-export / raw read = {wall / raw:.2f}  (target <= 3.00; the export also frames Ogg pages,"
+          " hashes with SHA-256, writes and fsyncs the file)")
+    print(f"  sa-export peak memory: {results[1][1]:.1f} MiB for 1 h, {rss:.1f} MiB for 24 h (target < 50 MiB, flat)")
+
+
 def main():
     os.makedirs(WORK, exist_ok=True)
     only = set(sys.argv[2:])
@@ -179,6 +226,11 @@ def main():
         if not os.path.exists(mp3):
             mp3 = bench_import()
         bench_pull(mp3)
+    if not only or "export" in only:
+        mp3 = mp3 or os.path.join(WORK, "hour.mp3")
+        if not os.path.exists(mp3):
+            mp3 = bench_import()
+        bench_export(mp3)
 
 
 if __name__ == "__main__":

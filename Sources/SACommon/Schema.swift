@@ -3,7 +3,7 @@ import Foundation
 /// The one definition of the show database schema. Each migration moves a database from
 /// version N-1 to N; opening an older database applies the missing ones in order.
 public enum Schema {
-    public static let currentVersion = 1
+    public static let currentVersion = 2
 
     /// SQLite migrations, index 0 = version 1.
     static let sqliteMigrations: [String] = [
@@ -37,6 +37,17 @@ public enum Schema {
             title TEXT NOT NULL
         );
         CREATE INDEX IF NOT EXISTS titles_section_id ON titles(section_id);
+        """,
+        // 2: export bookkeeping, so `sa-export --pending` exports each section once.
+        """
+        CREATE TABLE IF NOT EXISTS exports (
+            section_id BIGINT PRIMARY KEY REFERENCES sections(id) ON DELETE CASCADE,
+            file_path TEXT NOT NULL,
+            format TEXT NOT NULL,
+            bytes BIGINT NOT NULL,
+            sha256 TEXT NOT NULL,
+            exported_at_ms BIGINT NOT NULL
+        );
         """,
     ]
 
@@ -73,6 +84,16 @@ public enum Schema {
             title TEXT NOT NULL
         );
         CREATE INDEX IF NOT EXISTS titles_section_id ON titles(section_id);
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS exports (
+            section_id BIGINT PRIMARY KEY REFERENCES sections(id) ON DELETE CASCADE,
+            file_path TEXT NOT NULL,
+            format TEXT NOT NULL,
+            bytes BIGINT NOT NULL,
+            sha256 TEXT NOT NULL,
+            exported_at_ms BIGINT NOT NULL
+        );
         """,
     ]
 

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import SACommon
+import SAExport
 
 /// Where the recorder API finds show databases: every `<show>.sqlite` in `output_dir`, or one
 /// file (`sa-serve --db`).
@@ -37,7 +38,15 @@ public enum ShowSource: Sendable {
 public struct RecorderAPIOptions: Sendable {
     public var mode: String
     public var maxLimit = 1000
-    public init(mode: String) { self.mode = mode }
+    /// Where the export endpoint writes files (the server's tmp/).
+    public var exportDir: String
+    /// `--db` inspection: the database is never written, not even export bookkeeping.
+    public var readOnly: Bool
+    public init(mode: String, exportDir: String, readOnly: Bool = false) {
+        self.mode = mode
+        self.exportDir = exportDir
+        self.readOnly = readOnly
+    }
 }
 
 /// The recorder's sync API (SPEC §6): paths, parameters and field names of the seed.
@@ -116,11 +125,23 @@ public enum RecorderAPI {
             }
         }
 
-        router.get("/api/sync/shows/:name/sections/:section_id/export") { _, context in
+        router.get("/api/sync/shows/:name/sections/:section_id/export") { request, context in
             let name = context.parameters.get("name") ?? ""
+            let sectionText = context.parameters.get("section_id") ?? ""
+            let includeOpen = request.uri.queryParameters.get("include_open") == "true"
             return await API.respond {
-                _ = try open(source, name)
-                return API.error(APIError(status: .notImplemented, message: "section export arrives with sa-export"))
+                guard let sectionID = Int64(sectionText) else { throw APIError.badRequest("section_id must be an integer, got '\(sectionText)'") }
+                let path = try open(source, name).store.location
+                let db = SQLiteShowDatabase(store: try SQLiteShowStore(path: path, readOnly: options.readOnly))
+                do {
+                    let r = try SectionExporter.export(database: db, sectionID: sectionID, outputDir: options.exportDir,
+                                                       includeOpen: includeOpen, recordBookkeeping: !options.readOnly)
+                    return API.json(.object([("file_path", .string(r.filePath)), ("section_id", .int(r.sectionID)),
+                                             ("format", .string(r.format)), ("duration_seconds", .double((r.durationSeconds * 1000).rounded() / 1000)),
+                                             ("bytes", .int(r.bytes)), ("sha256", .string(r.sha256)), ("status", .string(r.status))]))
+                } catch let skipped as OpenSectionSkipped {
+                    throw APIError(status: .conflict, message: skipped.message + " (add ?include_open=true)")
+                }
             }
         }
     }

@@ -170,11 +170,11 @@ struct RecordCommand: ParsableCommand {
         }
         if !show.isEmpty { sessions = sessions.filter { show.contains($0.name) } }
         guard !sessions.isEmpty else { throw SAError.config("\(file) defines no [[sessions]]") }
-        let recorders = try sessions.map { try (ShowRecorder(job: RecordingJob(session: $0, config: config)), $0.window!) }
+        let recorders = try sessions.map { try (ShowRecorder(job: RecordingJob(session: $0, config: config)), $0.window!, $0.retentionHours) }
         let results = OutcomeTable(count: recorders.count)
         let group = DispatchGroup()
         let runOnce = once
-        for (i, (recorder, window)) in recorders.enumerated() {
+        for (i, (recorder, window, retentionHours)) in recorders.enumerated() {
             group.enter()
             let thread = Thread {
                 var total = RecordingOutcome()
@@ -192,6 +192,14 @@ struct RecordCommand: ParsableCommand {
                     total.lastFailure = o.lastFailure ?? total.lastFailure
                     total.diskLow = total.diskLow || o.diskLow
                     total.stoppedBySignal = o.stoppedBySignal
+                    // After each window, retention (the same code as sa-prune). A failure is a
+                    // warning: recording goes on.
+                    do {
+                        let db = SQLiteShowDatabase(store: recorder.store)
+                        JSONLineWriter.stdout.write(try Pruner.prune(db, show: recorder.job.show, retentionHours: retentionHours, dryRun: false))
+                    } catch {
+                        SALog.logger("sa-record[\(recorder.job.show)]").warning("retention cleanup failed: \(error)")
+                    }
                     if runOnce || o.diskLow { break }
                 }
                 results.set(i, (recorder.job.show, total))

@@ -54,6 +54,7 @@ struct ServeCommand: AsyncParsableCommand {
         var host = "127.0.0.1"
         var listenPort = 17000
         var token: String?
+        var exportDir = "tmp"
         if let db {
             guard FileManager.default.fileExists(atPath: db) else {
                 throw SAError(.noInput, code: "not_found", "database \(db) does not exist")
@@ -66,6 +67,7 @@ struct ServeCommand: AsyncParsableCommand {
             switch try ConfigLoader.load(file: file) {
             case .record(let c):
                 source = .directory(c.outputDir)
+                exportDir = ((c.file as NSString).deletingLastPathComponent as NSString).appendingPathComponent("tmp")
                 host = c.bind
                 listenPort = c.apiPort
                 token = try c.apiTokenProfile.map { try Credentials(file: common.credentials).require(.api, profile: $0, field: "token") }
@@ -77,7 +79,7 @@ struct ServeCommand: AsyncParsableCommand {
         router.add(middleware: LogRequestsMiddleware(.info))
         router.add(middleware: JSONErrorMiddleware())
         if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
-        RecorderAPI.register(on: router, source: source, options: RecorderAPIOptions(mode: mode))
+        RecorderAPI.register(on: router, source: source, options: RecorderAPIOptions(mode: mode, exportDir: exportDir, readOnly: db != nil))
         var logger = SALog.logger("sa-serve")
         logger.logLevel = SALog.currentLevel
         let app = Application(router: router,

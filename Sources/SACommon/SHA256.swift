@@ -1,0 +1,38 @@
+import CCrypto
+
+/// Streaming SHA-256 (OpenSSL), for export and push checksums.
+public final class SHA256Hasher {
+    private var ctx: OpaquePointer?
+
+    public init() { ctx = sa_sha256_new() }
+
+    deinit { if ctx != nil { var out = [UInt8](repeating: 0, count: 32); _ = sa_sha256_final(ctx, &out) } }
+
+    public func update(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        _ = sa_sha256_update(ctx, base, bytes.count)
+    }
+
+    public func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
+
+    /// The digest as lower-case hex; the hasher cannot be used afterwards.
+    public func hexDigest() -> String {
+        var out = [UInt8](repeating: 0, count: 32)
+        _ = sa_sha256_final(ctx, &out)
+        ctx = nil
+        return out.map { String(format: "%02x", $0) }.joined()
+    }
+
+    public static func hex(ofFile path: String) -> String? {
+        guard let f = fopen(path, "rb") else { return nil }
+        defer { fclose(f) }
+        let h = SHA256Hasher()
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buf.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
+            if n == 0 { break }
+            buf.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+        return h.hexDigest()
+    }
+}

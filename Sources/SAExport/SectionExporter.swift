@@ -1,0 +1,143 @@
+import Foundation
+import SACommon
+
+/// An unfinished section is skipped with a note, not an error.
+public struct OpenSectionSkipped: Error {
+    public let message: String
+}
+
+/// What one export did, as the `exported` record tells it.
+public struct ExportResult: Sendable {
+    public var show: String
+    public var db: String
+    public var sectionID: Int64
+    public var filePath: String
+    public var format: String
+    public var durationSeconds: Double
+    public var bytes: Int64
+    public var sha256: String
+    public var status: String  // written | exists
+
+    public var record: JSONValue {
+        .object([("type", "exported"), ("show", .string(show)), ("db", .string(db)), ("section_id", .int(sectionID)),
+                 ("file_path", .string(filePath)), ("format", .string(format)),
+                 ("duration_seconds", .double((durationSeconds * 1000).rounded() / 1000)), ("bytes", .int(bytes)),
+                 ("sha256", .string(sha256)), ("status", .string(status))])
+    }
+}
+
+/// Writes one section as a playable file without re-encoding: Opus → Ogg Opus, AAC → ADTS.
+/// Streams (memory does not depend on the section's length), writes under a temporary name and
+/// renames, and refuses a second concurrent export of the same file with `conflict` (exit 75).
+public enum SectionExporter {
+    /// `{show}_{yyyymmdd_hhmmss}_{hex_section_id}.{ogg|aac}`, start time in UTC.
+    public static func fileName(show: String, startTimestampMs: Int64, sectionID: Int64, format: AudioFormat) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd_HHmmss"
+        let stamp = f.string(from: Date(timeIntervalSince1970: Double(startTimestampMs) / 1000))
+        return "\(show)_\(stamp)_\(String(sectionID, radix: 16)).\(format.fileExtension)"
+    }
+
+    static func iso(_ ms: Int64) -> String {
+        let f = ISO8601DateFormatter()
+        f.timeZone = TimeZone(identifier: "UTC")
+        return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
+    }
+
+    public static func export(database: any ShowDatabase, sectionID: Int64, outputDir: String,
+                              includeOpen: Bool = false, recordBookkeeping: Bool = true) throws -> ExportResult {
+        let ctx: [(String, JSONValue)] = [("db", .string(database.location)), ("section_id", .int(sectionID))]
+        let meta = try database.metadata()
+        guard let format = AudioFormat(rawValue: meta[MetaKey.audioFormat] ?? "") else {
+            throw SAError(.dataError, code: "bad_database", "\(database.location) has no valid audio_format", context: ctx)
+        }
+        let show = meta[MetaKey.name] ?? "show"
+        guard let section = try database.section(sectionID), section.segments > 0 else {
+            throw SAError(.dataError, code: "not_found", "no section \(sectionID) with audio in \(database.location)",
+                          context: [("show", .string(show))] + ctx)
+        }
+        if section.isOpen && !includeOpen {
+            throw OpenSectionSkipped(message: "section \(sectionID) of \(show) is still being recorded; not exported (use --include-open)")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
+        } catch {
+            throw SAError(.cantCreate, code: "io", "cannot create output directory \(outputDir)", context: ctx)
+        }
+        let name = fileName(show: show, startTimestampMs: section.startTimestampMs, sectionID: sectionID, format: format)
+        let finalPath = (outputDir as NSString).appendingPathComponent(name)
+
+        // One export of a file at a time: a lock beside it, released by the kernel on exit.
+        let lockPath = (outputDir as NSString).appendingPathComponent(".\(name).lock")
+        let lockFD = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard lockFD >= 0 else { throw SAError(.cantCreate, code: "io", "cannot create \(lockPath)", context: ctx) }
+        defer { close(lockFD) }
+        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
+            throw SAError(.tempFail, code: "conflict", "section \(sectionID) of \(show) is being exported by another process",
+                          context: [("show", .string(show))] + ctx)
+        }
+
+        let tmpPath = (outputDir as NSString).appendingPathComponent(".\(name).tmp.\(getpid())")
+        guard let file = fopen(tmpPath, "wb") else {
+            throw SAError(.cantCreate, code: "io", "cannot write \(tmpPath): \(String(cString: strerror(errno)))", context: ctx)
+        }
+        // Large writes: a page is ~4 KiB, the file may be hundreds of MB.
+        setvbuf(file, nil, _IOFBF, 1 << 20)
+        var closed = false
+        defer {
+            if !closed { fclose(file) }
+            unlink(tmpPath)
+        }
+        let hasher = SHA256Hasher()
+        var bytes: Int64 = 0
+        let sink: (UnsafeRawBufferPointer) throws -> Void = { chunk in
+            guard chunk.count > 0 else { return }
+            if fwrite(chunk.baseAddress, 1, chunk.count, file) != chunk.count {
+                throw SAError(.ioError, code: "io", "writing \(tmpPath) failed: \(String(cString: strerror(errno)))", context: ctx)
+            }
+            hasher.update(chunk)
+            bytes += Int64(chunk.count)
+        }
+        let rate = Int64(format.sampleRate)
+        switch format {
+        case .opus:
+            var tags = ["TITLE=\(show) \(iso(section.startTimestampMs))", "ARTIST=\(show)", "DATE=\(iso(section.startTimestampMs))",
+                        "SHOW=\(show)", "START_TIME=\(iso(section.startTimestampMs))", "SECTION_ID=\(sectionID)"]
+            for t in try database.titles(section: sectionID) {
+                let offset = Double(t.timestampMs - section.startTimestampMs) / 1000
+                tags.append("ICY_TITLE=\(String(format: "%.3f", max(0, offset))) \(t.title)")
+            }
+            // A serial number derived from the section keeps the output reproducible.
+            let serial = Int32(truncatingIfNeeded: (sectionID ^ (sectionID >> 32)) & 0x7FFF_FFFF)
+            let writer = try OggOpusWriter(serial: serial, preSkip: Int(meta[MetaKey.encoderDelay] ?? "312") ?? 312,
+                                           totalSamples: section.durationSamples, tags: tags, sink: sink)
+            try database.forEachSegment(section: sectionID) { seg in
+                try writer.addSegment(seg.audio, isLastSegment: seg.id == section.lastSegmentID)
+            }
+            try writer.finish()
+        case .aac:
+            try database.forEachSegment(section: sectionID) { seg in
+                try seg.audio.withUnsafeBytes { try sink($0) }
+            }
+        }
+        guard fflush(file) == 0, fsync(fileno(file)) == 0 else {
+            throw SAError(.ioError, code: "io", "writing \(tmpPath) failed: \(String(cString: strerror(errno)))", context: ctx)
+        }
+        fclose(file)
+        closed = true
+        let digest = hasher.hexDigest()
+        var status = "written"
+        if FileManager.default.fileExists(atPath: finalPath), SHA256Hasher.hex(ofFile: finalPath) == digest {
+            status = "exists"
+        } else if rename(tmpPath, finalPath) != 0 {
+            throw SAError(.cantCreate, code: "io", "cannot rename to \(finalPath): \(String(cString: strerror(errno)))", context: ctx)
+        }
+        if recordBookkeeping {
+            try database.recordExport(section: sectionID, filePath: finalPath, format: format.rawValue, bytes: bytes, sha256: digest)
+        }
+        return ExportResult(show: show, db: database.location, sectionID: sectionID, filePath: finalPath, format: format.rawValue,
+                            durationSeconds: Double(section.durationSamples) / Double(rate), bytes: bytes, sha256: digest, status: status)
+    }
+}

@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import SACommon
+
+@main
+struct PruneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sa-prune",
+        abstract: "Retention cleanup that never cuts a session in half.",
+        discussion: """
+            Deletes the sections before the last session boundary older than retention_hours, on recorder
+            (SQLite) and receiver (PostgreSQL or SQLite) databases, and gives the space back. Writes one
+            pruned record per show. See sa-prune(1).
+            """,
+        version: ToolInfo.version)
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(name: .long, help: ArgumentHelp("Prune this one database (SQLite file or postgres:// URL).", valueName: "db"))
+    var db: String?
+
+    @Option(name: .long, help: ArgumentHelp("Only this show of the config (repeatable).", valueName: "name"))
+    var show: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Keep this many hours instead of the config's retention_hours (168 with --db).", valueName: "hours"))
+    var retentionHours: Int?
+
+    @Flag(name: .long, help: "Report what would be deleted; delete nothing.")
+    var dryRun = false
+
+    @Option(name: .long, help: ArgumentHelp("Credentials profile for a postgres:// --db.", valueName: "profile"))
+    var credentialProfile: String?
+
+    func validate() throws {
+        if db != nil && (common.config != nil || !show.isEmpty) { throw ValidationError("use either --db or --config/--show") }
+        if let r = retentionHours, r < 1 { throw ValidationError("--retention-hours must be at least 1") }
+    }
+
+    func run() throws {
+        ToolMain.run(tool: "sa-prune") {
+            try SALog.bootstrap(level: common.logLevel)
+            let credentials = Credentials(file: common.credentials)
+            let output = JSONLineWriter.stdout
+            if let db {
+                let pw = try credentialProfile.map { try credentials.require(.postgres, profile: $0, field: "password") }
+                let database = try ShowDatabases.open(db: db, password: pw)
+                let name = try database.metadata()[MetaKey.name] ?? ((db as NSString).lastPathComponent as NSString).deletingPathExtension
+                output.write(try Pruner.prune(database, show: name, retentionHours: retentionHours ?? 168, dryRun: dryRun))
+                return .ok
+            }
+            let file = common.config ?? ConfigPaths.recordConfig()
+            let config = try ConfigLoader.load(file: file)
+            let names = try show.map(ShowName.validate)
+            var retention: [String: Int] = [:]
+            switch config {
+            case .record(let c):
+                for s in c.sessions { retention[s.name] = s.retentionHours }
+            case .receiver(let c):
+                for s in c.shows ?? [] { if let h = s.retentionHours { retention[s.name] = h } }
+            }
+            for n in names where retention[n] == nil && retentionHours == nil {
+                throw SAError.usage("show '\(n)' has no retention_hours in \(file); pass --retention-hours")
+            }
+            let (list, _) = try ShowDirectory.databases(config: config, credentials: credentials, shows: names)
+            var password: String?
+            if case .receiver(let c) = config {
+                password = try c.databaseCredentialProfile.map { try credentials.require(.postgres, profile: $0, field: "password") }
+            }
+            var failed = false
+            for (name, db) in list {
+                // Shows without a retention (receivers keep everything by default) are left alone.
+                guard let hours = retentionHours ?? retention[name] else { continue }
+                do {
+                    let database = try ShowDatabases.open(db: db, password: password)
+                    output.write(try Pruner.prune(database, show: name, retentionHours: hours, dryRun: dryRun))
+                } catch {
+                    var e = SAError.from(error)
+                    e.context = [("show", .string(name)), ("db", .string(db))] + e.context
+                    output.write(e.record)
+                    fputs("sa-prune: error: \(name): \(e.message)\n", stderr)
+                    failed = true
+                }
+            }
+            return failed ? .someFailed : .ok
+        }
+    }
+}
