@@ -2,7 +2,8 @@
 # make demo: a local Icecast fed by a generated MP3 source whose title changes, recorded for
 # about 20 s into a fresh SQLite database under demo/; prints the JSON lines and a summary.
 # Then the recorder's sync API serves it and sa-pull copies it into an embedded receiver store
-# (demo/receiver) and into a private PostgreSQL, printing the JSON lines of each step.
+# (demo/receiver) and into a private PostgreSQL, printing the JSON lines of each step; last,
+# sa-export writes the sections to tmp/ and ffprobe reports each file's duration.
 set -eu
 BIN=${1:-$(pwd)/.build/release}
 ROOT=$(pwd)
@@ -102,3 +103,10 @@ echo "== a second pass has nothing new" >&2
 "$BIN/save_audio_stream" receiver --config "$DEMO/receiver.toml" --sync-only
 psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d save_audio_show_demo_show -At -c \
     "SELECT 'PostgreSQL save_audio_show_demo_show: ' || count(*) || ' segments, ' || sum(length(audio_data)) || ' bytes' FROM segments"
+
+echo "== sa-export: the demo's sections as files in tmp/ (no re-encoding)" >&2
+"$BIN/sa-export" --output-dir "$ROOT/tmp" < "$DEMO/record.jsonl" | tee "$DEMO/export.jsonl"
+for f in $(sed -n 's/.*"file_path":"\([^"]*\)".*/\1/p' "$DEMO/export.jsonl"); do
+    d=$(ffprobe -v error -show_entries format=duration -of default=nw=1:nk=1 "$f")
+    echo "$f: $d s (ffprobe)"
+done

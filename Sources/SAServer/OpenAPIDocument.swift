@@ -74,10 +74,15 @@ enum OpenAPIDocument {
         "application/x-segment-stream": {"schema": {"type": "string", "format": "binary"}}}},
       "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"},
       "403": {"$ref": "#/components/responses/Forbidden"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
-    "/api/sync/shows/{name}/sections/{section_id}/export": {"get": {"summary": "Export a section to a file (arrives with sa-export; 501 until then)",
-      "parameters": [{"$ref": "#/components/parameters/name"}, {"name": "section_id", "in": "path", "required": true, "schema": {"type": "integer"}}], "responses": {
-      "501": {"description": "not available in this version", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-      "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "404": {"$ref": "#/components/responses/NotFound"}}}}
+    "/api/sync/shows/{name}/sections/{section_id}/export": {"get": {"summary": "Export a section to a file in the server's tmp/ (Opus -> .ogg, AAC -> .aac), without re-encoding",
+      "parameters": [{"$ref": "#/components/parameters/name"}, {"name": "section_id", "in": "path", "required": true, "schema": {"type": "integer"}},
+        {"name": "include_open", "in": "query", "schema": {"type": "boolean", "default": false}, "description": "also export a section still being recorded"}], "responses": {
+      "200": {"description": "the file", "content": {"application/json": {"schema": {"type": "object", "required": ["file_path", "section_id", "format", "duration_seconds"], "properties": {
+        "file_path": {"type": "string"}, "section_id": {"type": "integer"}, "format": {"type": "string", "enum": ["opus", "aac"]}, "duration_seconds": {"type": "number"},
+        "bytes": {"type": "integer"}, "sha256": {"type": "string"}, "status": {"type": "string", "enum": ["written", "exists"]}}}}}},
+      "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"},
+      "404": {"description": "unknown show or section", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "409": {"description": "an export of this section is running, or the section is still being recorded", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}}
   }
 }
 """#
