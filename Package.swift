@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "SACommon", targets: ["SACommon"]),
         .library(name: "SAAudio", targets: ["SAAudio"]),
         .library(name: "SARecorder", targets: ["SARecorder"]),
+        .library(name: "SAPush", targets: ["SAPush"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -40,6 +41,7 @@ let package = Package(
         cLibrary("CPQ", pkgConfig: "libpq", apt: "libpq-dev"),
         cLibrary("COgg", pkgConfig: "ogg", apt: "libogg-dev"),
         cLibrary("CCrypto", pkgConfig: "libcrypto", apt: "libssl-dev"),
+        cLibrary("CSSH2", pkgConfig: "libssh2", apt: "libssh2-1-dev"),
 
         // Config, credentials, paths, schema + migrations, stores, JSON lines, errors, locks, schedules.
         .target(
@@ -78,6 +80,12 @@ let package = Package(
             // Millions of packets per long section: dynamic exclusivity checks cost ~15 % here.
             swiftSettings: strict + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
+        // Files to SFTP (libssh2): host key check, upload, verify, rename.
+        .target(
+            name: "SAPush",
+            dependencies: ["SACommon", "CSSH2"],
+            swiftSettings: strict
+        ),
         // HTTP: the recorder's sync API (and, later, the receiver's playback API and UI).
         .target(
             name: "SAServer",
@@ -91,7 +99,7 @@ let package = Package(
         .executableTarget(name: "sa-pull", dependencies: ["SASync", "SACommon"], swiftSettings: strict),
         .executableTarget(name: "sa-export", dependencies: ["SAExport", "SACommon"], swiftSettings: strict),
         .executableTarget(name: "sa-prune", dependencies: ["SACommon"], swiftSettings: strict),
-        .executableTarget(name: "sa-push", dependencies: ["SACommon"], swiftSettings: strict),
+        .executableTarget(name: "sa-push", dependencies: ["SAPush", "SACommon"], swiftSettings: strict),
         .executableTarget(name: "save_audio_stream", dependencies: ["SACommon"], swiftSettings: strict),
 
         .testTarget(name: "SACommonTests", dependencies: ["SACommon"]),

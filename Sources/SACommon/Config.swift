@@ -100,7 +100,7 @@ public enum ConfigLoader {
 
     /// Relative paths in a config file are relative to the file's directory.
     static func resolve(_ path: String, relativeTo file: String) -> String {
-        let expanded = (path as NSString).expandingTildeInPath
+        let expanded = HomePath.expand(path)
         if expanded.hasPrefix("/") { return expanded }
         let dir = (file as NSString).deletingLastPathComponent
         return ((dir.isEmpty ? "." : dir) as NSString).appendingPathComponent(expanded)

@@ -22,3 +22,12 @@ public enum ConfigPaths {
         directory(environment: environment) + "/credentials.toml"
     }
 }
+
+public enum HomePath {
+    /// Expands a leading `~` with `$HOME` (as shells and ssh do), else the account's home.
+    public static func expand(_ path: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        guard path == "~" || path.hasPrefix("~/") else { return path }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + path.dropFirst()
+    }
+}

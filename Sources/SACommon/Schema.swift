@@ -3,7 +3,7 @@ import Foundation
 /// The one definition of the show database schema. Each migration moves a database from
 /// version N-1 to N; opening an older database applies the missing ones in order.
 public enum Schema {
-    public static let currentVersion = 2
+    public static let currentVersion = 3
 
     /// SQLite migrations, index 0 = version 1.
     static let sqliteMigrations: [String] = [
@@ -47,6 +47,18 @@ public enum Schema {
             bytes BIGINT NOT NULL,
             sha256 TEXT NOT NULL,
             exported_at_ms BIGINT NOT NULL
+        );
+        """,
+        // 3: archive bookkeeping, so the hourly export | push pipeline uploads each section once.
+        """
+        CREATE TABLE IF NOT EXISTS pushes (
+            section_id BIGINT PRIMARY KEY REFERENCES sections(id) ON DELETE CASCADE,
+            file_path TEXT NOT NULL,
+            remote_path TEXT NOT NULL,
+            host TEXT NOT NULL,
+            bytes BIGINT NOT NULL,
+            sha256 TEXT NOT NULL,
+            pushed_at_ms BIGINT NOT NULL
         );
         """,
     ]
@@ -93,6 +105,18 @@ public enum Schema {
             bytes BIGINT NOT NULL,
             sha256 TEXT NOT NULL,
             exported_at_ms BIGINT NOT NULL
+        );
+        """,
+        // 3: archive bookkeeping, so the hourly export | push pipeline uploads each section once.
+        """
+        CREATE TABLE IF NOT EXISTS pushes (
+            section_id BIGINT PRIMARY KEY REFERENCES sections(id) ON DELETE CASCADE,
+            file_path TEXT NOT NULL,
+            remote_path TEXT NOT NULL,
+            host TEXT NOT NULL,
+            bytes BIGINT NOT NULL,
+            sha256 TEXT NOT NULL,
+            pushed_at_ms BIGINT NOT NULL
         );
         """,
     ]

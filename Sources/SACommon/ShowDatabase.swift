@@ -15,6 +15,8 @@ public protocol ShowDatabase: AnyObject {
     func titles(section: Int64) throws -> [TitleRecord]
     func recordExport(section: Int64, filePath: String, format: String, bytes: Int64, sha256: String) throws
     func exportedSectionIDs() throws -> Set<Int64>
+    func recordPush(section: Int64, filePath: String, remotePath: String, host: String, bytes: Int64, sha256: String) throws
+    func pushedSectionIDs() throws -> Set<Int64>
     /// Audio bytes and segment count of sections, for retention reports.
     func sizes(of sections: [Int64]) throws -> (segments: Int64, bytes: Int64)
     /// Deletes the sections (and by cascade their segments and titles) in one transaction.
@@ -119,6 +121,22 @@ public final class SQLiteShowDatabase: ShowDatabase {
 
     public func exportedSectionIDs() throws -> Set<Int64> {
         let s = try db.prepare("SELECT section_id FROM exports")
+        var out = Set<Int64>()
+        while try s.step() { out.insert(s.int(0)) }
+        return out
+    }
+
+    public func recordPush(section: Int64, filePath: String, remotePath: String, host: String, bytes: Int64, sha256: String) throws {
+        try db.run("""
+            INSERT INTO pushes (section_id, file_path, remote_path, host, bytes, sha256, pushed_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (section_id) DO UPDATE SET file_path = excluded.file_path, remote_path = excluded.remote_path,
+              host = excluded.host, bytes = excluded.bytes, sha256 = excluded.sha256, pushed_at_ms = excluded.pushed_at_ms
+            """, [.int(section), .text(filePath), .text(remotePath), .text(host), .int(bytes), .text(sha256),
+                  .int(Int64(Date().timeIntervalSince1970 * 1000))])
+    }
+
+    public func pushedSectionIDs() throws -> Set<Int64> {
+        let s = try db.prepare("SELECT section_id FROM pushes")
         var out = Set<Int64>()
         while try s.step() { out.insert(s.int(0)) }
         return out
@@ -230,6 +248,18 @@ public final class PGShowDatabase: ShowDatabase {
 
     public func exportedSectionIDs() throws -> Set<Int64> {
         Set(try conn.exec("SELECT section_id FROM exports").compactMap { $0[0].flatMap { Int64($0) } })
+    }
+
+    public func recordPush(section: Int64, filePath: String, remotePath: String, host: String, bytes: Int64, sha256: String) throws {
+        try conn.exec("""
+            INSERT INTO pushes (section_id, file_path, remote_path, host, bytes, sha256, pushed_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (section_id) DO UPDATE SET file_path = excluded.file_path, remote_path = excluded.remote_path,
+              host = excluded.host, bytes = excluded.bytes, sha256 = excluded.sha256, pushed_at_ms = excluded.pushed_at_ms
+            """, [String(section), filePath, remotePath, host, String(bytes), sha256, String(Int64(Date().timeIntervalSince1970 * 1000))])
+    }
+
+    public func pushedSectionIDs() throws -> Set<Int64> {
+        Set(try conn.exec("SELECT section_id FROM pushes").compactMap { $0[0].flatMap { Int64($0) } })
     }
 
     public func sizes(of sections: [Int64]) throws -> (segments: Int64, bytes: Int64) {

@@ -61,6 +61,9 @@ struct ExportCommand: ParsableCommand {
             if pending {
                 let config = try ConfigLoader.load(file: common.config!)
                 if case .receiver(let c) = config { run.defaultProfile = run.defaultProfile ?? c.databaseCredentialProfile }
+                // With an archive target, sections exported but not yet pushed come out again, so
+                // `sa-export --pending | sa-push` retries a failed upload on the next run.
+                if case .record(let c) = config, c.sftp != nil { run.untilPushed = true }
                 let (list, password) = try ShowDirectory.databases(config: config, credentials: credentials, shows: try show.map(ShowName.validate))
                 run.password = password
                 for (_, db) in list { run.pending(db: db) }
@@ -85,6 +88,7 @@ struct ExportRun {
     var defaultProfile: String?
     var password: String?
     var open: [String: any ShowDatabase] = [:]
+    var untilPushed = false
     var failures = 0
     var conflicts = 0
     var lastStatus: ExitStatus = .ok
@@ -144,7 +148,8 @@ struct ExportRun {
     mutating func pending(db: String) {
         do {
             let d = try database(db)
-            let done = try d.exportedSectionIDs()
+            var done = try d.exportedSectionIDs()
+            if untilPushed { done.formIntersection(try d.pushedSectionIDs()) }
             for s in try d.sections() where !s.isOpen && s.segments > 0 && !done.contains(s.id) {
                 export(db: db, section: s.id)
             }

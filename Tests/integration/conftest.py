@@ -261,3 +261,40 @@ def receiver_config(tmp_path, recorder, db_url, shows=None, chunk_size=100, toke
     text += f"[database]\nurl = '{db_url}'\nprefix = '{prefix}'\n"
     path.write_text(text)
     return str(path), prefix
+
+
+SSHD_PORT = 18614
+SFTP_USER = "sapush"
+
+
+class SSHServer:
+    def __init__(self, port):
+        self.port = port
+        self.dir = tempfile.mkdtemp(prefix="sa-sshd-")
+        self.home = os.path.join(self.dir, "home")
+        self.user = SFTP_USER
+        self.password = "pw-" + os.urandom(6).hex()
+
+    def start(self):
+        subprocess.run(["sh", os.path.join(ROOT, "scripts", "sshd.sh"), "start", self.dir, str(self.port), self.user], check=True)
+        subprocess.run(["chpasswd"], input=f"{self.user}:{self.password}", text=True, check=True)
+
+    def stop(self):
+        subprocess.run(["sh", os.path.join(ROOT, "scripts", "sshd.sh"), "stop", self.dir])
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def host_key_line(self):
+        pub = open(os.path.join(self.dir, "host_ed25519.pub")).read().split()
+        return f"[127.0.0.1]:{self.port} {pub[0]} {pub[1]}\n"
+
+    def authorize(self, pubkey_path):
+        with open(os.path.join(self.dir, "authorized_keys"), "a") as f:
+            f.write(open(pubkey_path).read())
+
+
+@pytest.fixture(scope="session")
+def sshd():
+    s = SSHServer(SSHD_PORT)
+    s.start()
+    yield s
+    s.stop()

@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import SACommon
+import SAPush
+
+@main
+struct PushCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sa-push",
+        abstract: "Archive files over SFTP: exactly once, never a partial file under the final name.",
+        discussion: """
+            Reads JSON lines with file_path (sa-export's exported records) from standard input, or pushes the
+            FILE arguments, to the [sftp] target of the config. Writes pushed records. See sa-push(1).
+            """,
+        version: ToolInfo.version)
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(name: .long, help: ArgumentHelp("Credentials profile for postgres:// databases named in input lines.", valueName: "profile"))
+    var credentialProfile: String?
+
+    @Argument(help: ArgumentHelp("Files to push (default: JSON lines on standard input).", valueName: "file"))
+    var files: [String] = []
+
+    func run() throws {
+        ToolMain.run(tool: "sa-push") {
+            try SALog.bootstrap(level: common.logLevel)
+            let file = common.config ?? ConfigPaths.recordConfig()
+            let config = try ConfigLoader.loadRecord(file: file)
+            guard let sftp = config.sftp else { throw SAError.config("\(file) has no [sftp] table; sa-push needs one") }
+            let credentials = Credentials(file: common.credentials)
+            // One push run per config at a time; the kernel drops the lock if we die.
+            let lockName = "sa-push-\(getuid())-\(String(UInt32(truncatingIfNeeded: file.hashValue & 0x7FFF_FFFF), radix: 16))"
+            let lock = try ShowLock.acquire(directory: NSTemporaryDirectory(), show: lockName)
+            defer { lock.release() }
+            let pusher = Pusher(config: sftp, credentials: credentials, showProgress: isatty(STDERR_FILENO) != 0)
+            pusher.databasePassword = try credentialProfile.map { try credentials.require(.postgres, profile: $0, field: "password") }
+            defer { pusher.close() }
+            var failed = false
+            func one(_ local: String, _ show: String?, _ db: String?, _ section: Int64?) throws {
+                do {
+                    JSONLineWriter.stdout.write(try pusher.push(local: local, show: show, db: db, sectionID: section))
+                } catch let e as SAError where ["not_found", "changed", "mismatch"].contains(e.code) {
+                    // This file failed; the connection is fine, the others go on.
+                    JSONLineWriter.stdout.write(e.record)
+                    fputs("sa-push: error: \(e.message)\n", stderr)
+                    failed = true
+                }
+            }
+            if files.isEmpty {
+                try JSONLineReader().forEachLine(paths: []) { result, _ in
+                    switch result {
+                    case .failure(let e):
+                        JSONLineWriter.stdout.write(e.record)
+                        fputs("sa-push: error: \(e.message)\n", stderr)
+                        failed = true
+                    case .success(let r):
+                        guard let path = r["file_path"]?.stringValue else {
+                            if r["type"]?.stringValue == "exported" || r["type"] == nil {
+                                let e = SAError(.dataError, code: "missing_field", "a line without file_path: \(r.serialized().prefix(120))")
+                                JSONLineWriter.stdout.write(e.record)
+                                fputs("sa-push: error: \(e.message)\n", stderr)
+                                failed = true
+                            }
+                            return
+                        }
+                        if let t = r["type"]?.stringValue, t != "exported" { return }
+                        try one(path, r["show"]?.stringValue, r["db"]?.stringValue, r["section_id"]?.intValue)
+                    }
+                }
+            } else {
+                for f in files { try one(f, nil, nil, nil) }
+            }
+            return failed ? .someFailed : .ok
+        }
+    }
+}
