@@ -89,7 +89,7 @@ let package = Package(
         // HTTP: the recorder's sync API (and, later, the receiver's playback API and UI).
         .target(
             name: "SAServer",
-            dependencies: ["SACommon", "SAExport", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["SACommon", "SAExport", "SASync", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: strict
         ),
 

@@ -7,7 +7,7 @@ set -eu
 BUILD_PKGS="pkg-config libsqlite3-dev libpq-dev libcurl4-openssl-dev libssh2-1-dev libssl-dev \
 libopus-dev libogg-dev libmpg123-dev libfaad-dev libsoxr-dev libfdk-aac-dev"
 TEST_PKGS="sqlite3 ffmpeg opus-tools icecast2 lame fdkaac curl procps python3 python3-pytest \
-postgresql postgresql-client openssh-server"
+postgresql postgresql-client openssh-server chromium wrk"
 
 missing=""
 for p in $BUILD_PKGS $TEST_PKGS; do
@@ -25,7 +25,17 @@ case "$missing" in
         fi ;;
 esac
 
-[ -z "$(echo $missing)" ] && exit 0
+# The browser tests drive Debian's Chromium with Playwright for Python (from PyPI; it never
+# downloads a browser of its own here).
+pip_missing=""
+python3 -c 'import playwright' 2>/dev/null || pip_missing="playwright==1.65.2"
+
+if [ -z "$(echo $missing)" ] && [ -z "$pip_missing" ]; then exit 0; fi
+if [ -z "$(echo $missing)" ]; then
+    echo "deps: installing $pip_missing (PyPI)" >&2
+    python3 -m pip install -q --root-user-action=ignore "$pip_missing" >&2
+    exit 0
+fi
 
 if [ "$(id -u)" != 0 ]; then
     echo "deps: missing packages:$missing" >&2
@@ -49,3 +59,8 @@ if [ -z "$(find "$APT_DIR/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev
     apt-get $APT_OPTS -qq update >&2
 fi
 DEBIAN_FRONTEND=noninteractive apt-get $APT_OPTS -y -qq --no-install-recommends install $missing >&2
+
+if [ -n "$pip_missing" ]; then
+    echo "deps: installing $pip_missing (PyPI)" >&2
+    python3 -m pip install -q --root-user-action=ignore "$pip_missing" >&2
+fi

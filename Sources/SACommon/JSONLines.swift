@@ -8,14 +8,21 @@ public final class JSONLineWriter: @unchecked Sendable {
 
     public static let stdout = JSONLineWriter(handle: Glibc.stdout)
 
-    public init(handle: UnsafeMutablePointer<FILE>) { self.handle = handle }
+    /// Sees every record written (the receiver keeps the last pass's figures this way).
+    private let observer: (@Sendable (JSONValue) -> Void)?
+
+    public init(handle: UnsafeMutablePointer<FILE>, observer: (@Sendable (JSONValue) -> Void)? = nil) {
+        self.handle = handle
+        self.observer = observer
+    }
 
     public func write(_ record: JSONValue) {
         let line = record.serialized() + "\n"
         lock.lock()
-        defer { lock.unlock() }
         fputs(line, handle)
         fflush(handle)
+        lock.unlock()
+        observer?(record)
     }
 }
 

@@ -13,6 +13,10 @@ public protocol ShowDatabase: AnyObject {
     /// Streams the section's segments in id order without holding them all in memory.
     func forEachSegment(section: Int64, _ body: (SegmentRecord) throws -> Void) throws
     func titles(section: Int64) throws -> [TitleRecord]
+    /// The section's segments without their audio: id, timestamp and duration, in id order.
+    func timeline(section: Int64) throws -> [(id: Int64, timestampMs: Int64, durationSamples: Int64)]
+    /// One segment with its audio, or nil.
+    func segment(_ id: Int64) throws -> SegmentRecord?
     func recordExport(section: Int64, filePath: String, format: String, bytes: Int64, sha256: String) throws
     func exportedSectionIDs() throws -> Set<Int64>
     func recordPush(section: Int64, filePath: String, remotePath: String, host: String, bytes: Int64, sha256: String) throws
@@ -101,6 +105,24 @@ public final class SQLiteShowDatabase: ShowDatabase {
             try body(SegmentRecord(id: s.int(0), timestampMs: s.int(1), isTimestampFromSource: s.int(2), sectionID: s.int(3),
                                    durationSamples: s.int(4), audio: audio))
         }
+    }
+
+    public func timeline(section: Int64) throws -> [(id: Int64, timestampMs: Int64, durationSamples: Int64)] {
+        let s = try db.prepare("SELECT id, timestamp_ms, duration_samples FROM segments WHERE section_id = ? ORDER BY id")
+        try s.bind([.int(section)])
+        var out: [(id: Int64, timestampMs: Int64, durationSamples: Int64)] = []
+        while try s.step() { out.append((s.int(0), s.int(1), s.int(2))) }
+        return out
+    }
+
+    public func segment(_ id: Int64) throws -> SegmentRecord? {
+        let s = try db.prepare("""
+            SELECT id, timestamp_ms, is_timestamp_from_source, section_id, duration_samples, audio_data FROM segments WHERE id = ?
+            """)
+        try s.bind([.int(id)])
+        guard try s.step(), case .blob(let audio) = s.value(5) else { return nil }
+        return SegmentRecord(id: s.int(0), timestampMs: s.int(1), isTimestampFromSource: s.int(2), sectionID: s.int(3),
+                             durationSamples: s.int(4), audio: audio)
     }
 
     public func titles(section: Int64) throws -> [TitleRecord] {
@@ -229,6 +251,21 @@ public final class PGShowDatabase: ShowDatabase {
             }
             after = Int64(meta.last![0]!)!
         }
+    }
+
+    public func timeline(section: Int64) throws -> [(id: Int64, timestampMs: Int64, durationSamples: Int64)] {
+        try conn.exec("SELECT id, timestamp_ms, duration_samples FROM segments WHERE section_id = $1 ORDER BY id", [String(section)])
+            .map { (Int64($0[0]!)!, Int64($0[1]!)!, Int64($0[2]!)!) }
+    }
+
+    public func segment(_ id: Int64) throws -> SegmentRecord? {
+        let meta = try conn.exec("SELECT id, timestamp_ms, is_timestamp_from_source, section_id, duration_samples FROM segments WHERE id = $1",
+                                 [String(id)])
+        guard let r = meta.first, let audio = try conn.binaryColumn("SELECT audio_data FROM segments WHERE id = $1", [String(id)]).first else {
+            return nil
+        }
+        return SegmentRecord(id: Int64(r[0]!)!, timestampMs: Int64(r[1]!)!, isTimestampFromSource: Int64(r[2]!)!, sectionID: Int64(r[3]!)!,
+                             durationSamples: Int64(r[4]!)!, audio: audio)
     }
 
     public func titles(section: Int64) throws -> [TitleRecord] {

@@ -52,11 +52,7 @@ public struct RecorderAPIOptions: Sendable {
 /// The recorder's sync API (SPEC §6): paths, parameters and field names of the seed.
 public enum RecorderAPI {
     public static func register<Context: RequestContext>(on router: Router<Context>, source: ShowSource, options: RecorderAPIOptions) {
-        router.get("/api/health") { _, _ in API.json(.object([("status", "ok")])) }
-        router.get("/api/mode") { _, _ in API.json(.object([("mode", .string(options.mode))])) }
-        router.get("/api/openapi.json") { _, _ in
-            API.bytes(Array(OpenAPIDocument.json.utf8), contentType: "application/json; charset=utf-8")
-        }
+        ReceiverAPI.registerCommon(on: router, mode: options.mode)
 
         router.get("/api/sync/shows") { _, _ in
             await API.respond {

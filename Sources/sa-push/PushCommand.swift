@@ -31,7 +31,12 @@ struct PushCommand: ParsableCommand {
             let credentials = Credentials(file: common.credentials)
             // One push run per config at a time; the kernel drops the lock if we die.
             let lockName = "sa-push-\(getuid())-\(String(UInt32(truncatingIfNeeded: file.hashValue & 0x7FFF_FFFF), radix: 16))"
-            let lock = try ShowLock.acquire(directory: NSTemporaryDirectory(), show: lockName)
+            let lock: ShowLock
+            do {
+                lock = try ShowLock.acquire(directory: NSTemporaryDirectory(), show: lockName)
+            } catch let e as SAError where e.status == .tempFail {
+                throw SAError(.tempFail, code: "locked", "another sa-push is running with \(file); try again later")
+            }
             defer { lock.release() }
             let pusher = Pusher(config: sftp, credentials: credentials, showProgress: isatty(STDERR_FILENO) != 0)
             pusher.databasePassword = try credentialProfile.map { try credentials.require(.postgres, profile: $0, field: "password") }

@@ -49,7 +49,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     func serve() async throws -> ExitStatus {
         try SALog.bootstrap(level: common.logLevel)
-        let source: ShowSource
+        var source: ShowSource?
+        var receiver: ReceiverState?
         var mode = "record"
         var host = "127.0.0.1"
         var listenPort = 17000
@@ -71,20 +72,37 @@ struct ServeCommand: AsyncParsableCommand {
                 host = c.bind
                 listenPort = c.apiPort
                 token = try c.apiTokenProfile.map { try Credentials(file: common.credentials).require(.api, profile: $0, field: "token") }
-            case .receiver:
-                throw SAError.usage("\(file) is a receiver config; receiver mode (playback API, web UI, background sync) is not available in this version yet — use sa-pull for a sync pass")
+            case .receiver(let c):
+                mode = "receiver"
+                host = c.bind
+                listenPort = c.port
+                receiver = try ReceiverState(config: c, credentials: Credentials(file: common.credentials))
+                exportDir = ((c.file as NSString).deletingLastPathComponent as NSString).appendingPathComponent("tmp")
             }
         }
         let router = Router()
         router.add(middleware: LogRequestsMiddleware(.info))
         router.add(middleware: JSONErrorMiddleware())
         if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
-        RecorderAPI.register(on: router, source: source, options: RecorderAPIOptions(mode: mode, exportDir: exportDir, readOnly: db != nil))
+        if let source {
+            RecorderAPI.register(on: router, source: source, options: RecorderAPIOptions(mode: mode, exportDir: exportDir, readOnly: db != nil))
+        }
+        if let receiver {
+            ReceiverAPI.registerCommon(on: router, mode: mode)
+            ReceiverAPI.registerSync(on: router, state: receiver)
+            PlaybackAPI.register(on: router, store: receiver, cacheDir: (exportDir as NSString).appendingPathComponent("cache"))
+            ReceiverAPI.registerUI(on: router)
+        } else if let db {
+            PlaybackAPI.register(on: router, store: try SingleDatabaseStore(path: db), cacheDir: (exportDir as NSString).appendingPathComponent("cache"))
+            ReceiverAPI.registerUI(on: router)
+        }
         var logger = SALog.logger("sa-serve")
         logger.logLevel = SALog.currentLevel
         let app = Application(router: router,
                               configuration: .init(address: .hostname(bind ?? host, port: port ?? listenPort), serverName: "sa-serve"),
                               logger: logger)
+        // The receiver's first pass starts with the server; a failing remote never stops it serving.
+        receiver?.startBackgroundSync()
         try await app.runService()
         return .ok
     }

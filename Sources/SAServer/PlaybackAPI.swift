@@ -1,0 +1,302 @@
+import Foundation
+import Hummingbird
+import SACommon
+import SAExport
+
+/// Where the playback API finds shows: the receiver store, or one recorder database (`--db`).
+public protocol PlaybackStore: AnyObject, Sendable {
+    func showNames() throws -> [String]
+    func database(_ show: String) throws -> PooledDatabase
+}
+
+extension ReceiverState: PlaybackStore {}
+
+/// `sa-serve --db FILE`: one database, read-only.
+public final class SingleDatabaseStore: PlaybackStore, @unchecked Sendable {
+    let name: String
+    let pooled: PooledDatabase
+
+    public init(path: String) throws {
+        let db = try ShowDatabases.open(db: path, password: nil, readOnly: true)
+        name = try db.metadata()[MetaKey.name] ?? ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        pooled = PooledDatabase(db)
+    }
+
+    public func showNames() throws -> [String] { [name] }
+
+    public func database(_ show: String) throws -> PooledDatabase {
+        guard show == name else { throw SAError(.dataError, code: "not_found", "unknown show '\(show)'") }
+        return pooled
+    }
+}
+
+/// Per-session audio files, made with the export code and kept while the section is unchanged.
+final class AudioCache: @unchecked Sendable {
+    let dir: String
+    private let lock = NSLock()
+    private var entries: [String: (lastSegment: Int64, path: String)] = [:]
+
+    init(dir: String) { self.dir = dir }
+
+    func file(show: String, database: PooledDatabase, section: Int64) throws -> (path: String, format: AudioFormat) {
+        let info: SectionInfo? = try database.with { try $0.section(section) }
+        guard let info, info.segments > 0 else { throw APIError.notFound("unknown session \(section) of '\(show)'") }
+        let format = AudioFormat(rawValue: try database.with { try $0.metadata()[MetaKey.audioFormat] } ?? "") ?? .opus
+        let key = "\(show)/\(section)"
+        lock.lock()
+        if let e = entries[key], e.lastSegment == info.lastSegmentID, FileManager.default.fileExists(atPath: e.path) {
+            lock.unlock()
+            return (e.path, format)
+        }
+        lock.unlock()
+        let outDir = (dir as NSString).appendingPathComponent(show)
+        var result: ExportResult?
+        for _ in 0..<600 {
+            do {
+                result = try database.with {
+                    try SectionExporter.export(database: $0, sectionID: section, outputDir: outDir, includeOpen: true, recordBookkeeping: false)
+                }
+                break
+            } catch let e as SAError where e.code == "conflict" {
+                usleep(50_000)  // another request is making the same file
+            }
+        }
+        guard let result else { throw APIError(status: .serviceUnavailable, message: "session \(section) is busy; try again") }
+        lock.lock()
+        entries[key] = (info.lastSegmentID ?? 0, result.filePath)
+        lock.unlock()
+        return (result.filePath, format)
+    }
+}
+
+/// The receiver's playback API (SPEC §6): shows, metadata, sessions by time range, titles,
+/// segment estimates, per-session audio with HTTP ranges, and HLS playlists.
+public enum PlaybackAPI {
+    public static func register<Context: RequestContext>(on router: Router<Context>, store: any PlaybackStore, cacheDir: String) {
+        let cache = AudioCache(dir: cacheDir)
+
+        router.get("/api/shows") { _, _ in
+            await API.respond {
+                var list: [JSONValue] = []
+                for name in try store.showNames() {
+                    guard let db = try? store.database(name) else { continue }
+                    let (meta, sections) = try db.with { (try $0.metadata(), try $0.sections()) }
+                    let withAudio = sections.filter { $0.segments > 0 }
+                    let rate = Int64(meta[MetaKey.sampleRate] ?? "") ?? 48000
+                    list.append(.object([
+                        ("name", .string(name)), ("audio_format", .string(meta[MetaKey.audioFormat] ?? "")),
+                        ("bitrate", .string(meta[MetaKey.bitrate] ?? "")), ("sample_rate", .string(meta[MetaKey.sampleRate] ?? "")),
+                        ("sessions", .int(Int64(withAudio.count))),
+                        ("first_start_ms", withAudio.first.map { .int($0.startTimestampMs) } ?? .null),
+                        ("last_end_ms", withAudio.last.map { .int($0.startTimestampMs + $0.durationSamples * 1000 / rate) } ?? .null),
+                    ]))
+                }
+                return API.json(.object([("shows", .array(list))]))
+            }
+        }
+
+        router.get("/api/show/:name/metadata") { _, context in
+            let name = context.parameters.get("name") ?? ""
+            return await API.respond {
+                let meta = try store.database(name).with { try $0.metadata() }
+                return API.json(.object(meta.keys.sorted().map { ($0, .string(meta[$0]!)) }))
+            }
+        }
+
+        router.get("/api/show/:name/sessions") { request, context in
+            let name = context.parameters.get("name") ?? ""
+            let q = request.uri.queryParameters
+            let fromText = q.get("from_ms"), toText = q.get("to_ms")
+            return await API.respond {
+                let from = try RecorderAPI.integer(fromText, "from_ms", default: 0, min: 0)
+                let to = try RecorderAPI.integer(toText, "to_ms", default: Int64.max, min: 0)
+                guard from <= to else { throw APIError.badRequest("from_ms is after to_ms") }
+                let db = try store.database(name)
+                let (meta, sections) = try db.with { (try $0.metadata(), try $0.sections()) }
+                let rate = Int64(meta[MetaKey.sampleRate] ?? "") ?? 48000
+                var list: [JSONValue] = []
+                for s in sections where s.segments > 0 {
+                    let end = s.startTimestampMs + s.durationSamples * 1000 / rate
+                    // A session overlapping the range is included.
+                    guard end >= from && s.startTimestampMs <= to else { continue }
+                    let titles = try db.with { try $0.titles(section: s.id) }.count
+                    list.append(.object([
+                        ("section_id", .int(s.id)), ("start_ms", .int(s.startTimestampMs)), ("end_ms", .int(end)),
+                        ("duration_ms", .int(end - s.startTimestampMs)), ("segments", .int(s.segments)),
+                        ("first_segment_id", s.firstSegmentID.map { .int($0) } ?? .null),
+                        ("last_segment_id", s.lastSegmentID.map { .int($0) } ?? .null),
+                        ("is_open", .bool(s.isOpen)), ("titles", .int(Int64(titles))),
+                    ]))
+                }
+                return API.json(.object([("show", .string(name)), ("audio_format", .string(meta[MetaKey.audioFormat] ?? "")),
+                                         ("sessions", .array(list))]))
+            }
+        }
+
+        router.get("/api/show/:name/session/:id/titles") { _, context in
+            let name = context.parameters.get("name") ?? "", idText = context.parameters.get("id") ?? ""
+            return await API.respond {
+                guard let id = Int64(idText) else { throw APIError.badRequest("session id must be an integer") }
+                let db = try store.database(name)
+                guard let s = try db.with({ try $0.section(id) }) else { throw APIError.notFound("unknown session \(id) of '\(name)'") }
+                let titles = try db.with { try $0.titles(section: id) }
+                return API.json(.array(titles.map {
+                    .object([("timestamp_ms", .int($0.timestampMs)), ("offset_seconds", .double(Double(max(0, $0.timestampMs - s.startTimestampMs)) / 1000)),
+                             ("title", .string($0.title))])
+                }))
+            }
+        }
+
+        router.get("/api/show/:name/session/:id/estimate_segment") { request, context in
+            let name = context.parameters.get("name") ?? "", idText = context.parameters.get("id") ?? ""
+            let tsText = request.uri.queryParameters.get("timestamp_ms")
+            return await API.respond {
+                guard let id = Int64(idText) else { throw APIError.badRequest("session id must be an integer") }
+                guard let tsText, let ts = Int64(tsText) else { throw APIError.badRequest("timestamp_ms is required") }
+                let db = try store.database(name)
+                let rate = Int64(try db.with { try $0.metadata()[MetaKey.sampleRate] } ?? "") ?? 48000
+                guard let s = try db.with({ try $0.section(id) }), let first = s.firstSegmentID, let last = s.lastSegmentID else {
+                    throw APIError.notFound("unknown session \(id) of '\(name)'")
+                }
+                let end = s.startTimestampMs + s.durationSamples * 1000 / rate
+                guard ts >= s.startTimestampMs && ts <= end else {
+                    throw APIError.badRequest("timestamp \(ts) is outside session \(id) (\(s.startTimestampMs) – \(end))")
+                }
+                // Walk the real segment timestamps rather than assuming equal lengths.
+                var found = first
+                for seg in try db.with({ try $0.timeline(section: id) }) where seg.timestampMs <= ts { found = seg.id }
+                return API.json(.object([("section_id", .int(id)), ("estimated_segment_id", .int(min(found, last))), ("timestamp_ms", .int(ts))]))
+            }
+        }
+
+        // Per-session audio a browser's <audio> plays and seeks: .ogg (Opus) or .aac (AAC).
+        for ext in ["ogg", "aac"] {
+            router.get("/show/:name/session/:id/audio.\(ext)") { request, context in
+                let name = context.parameters.get("name") ?? "", idText = context.parameters.get("id") ?? ""
+                let range = request.headers[.range]
+                let isHead = request.method == .head
+                return await API.respond {
+                    guard let id = Int64(idText) else { throw APIError.badRequest("session id must be an integer") }
+                    let (path, format) = try cache.file(show: name, database: try store.database(name), section: id)
+                    guard format.fileExtension == ext else {
+                        throw APIError.notFound("session \(id) of '\(name)' is \(format.rawValue); use audio.\(format.fileExtension)")
+                    }
+                    return try FileResponder.respond(path: path, contentType: ext == "ogg" ? "audio/ogg" : "audio/aac", range: range, head: isHead)
+                }
+            }
+        }
+
+        router.get("/show/:name/session/:id/playlist.m3u8") { _, context in
+            let name = context.parameters.get("name") ?? "", idText = context.parameters.get("id") ?? ""
+            return await API.respond {
+                guard let id = Int64(idText) else { throw APIError.badRequest("session id must be an integer") }
+                let db = try store.database(name)
+                let meta = try db.with { try $0.metadata() }
+                guard let s = try db.with({ try $0.section(id) }), s.segments > 0 else { throw APIError.notFound("unknown session \(id) of '\(name)'") }
+                let rate = Double(Int(meta[MetaKey.sampleRate] ?? "") ?? 48000)
+                let lines = try db.with { try $0.timeline(section: id) }.map { ($0.id, Double($0.durationSamples) / rate) }
+                let isOpus = meta[MetaKey.audioFormat] == "opus"
+                var text = "#EXTM3U\n#EXT-X-VERSION:\(isOpus ? 7 : 3)\n"
+                text += "#EXT-X-TARGETDURATION:\(Int((lines.map(\.1).max() ?? 10).rounded(.up)))\n#EXT-X-MEDIA-SEQUENCE:0\n"
+                text += "#EXT-X-PLAYLIST-TYPE:\(s.isOpen ? "EVENT" : "VOD")\n"
+                if isOpus { text += "#EXT-X-MAP:URI=\"init.mp4\"\n" }
+                for (segID, duration) in lines {
+                    // Relative URLs, so a reverse proxy under a sub-path works.
+                    text += String(format: "#EXTINF:%.6f,\n", duration) + "segment/\(segID).\(isOpus ? "m4s" : "aac")\n"
+                }
+                if !s.isOpen { text += "#EXT-X-ENDLIST\n" }
+                return API.bytes(Array(text.utf8), contentType: "application/vnd.apple.mpegurl")
+            }
+        }
+
+        router.get("/show/:name/session/:id/segment/:file") { _, context in
+            let name = context.parameters.get("name") ?? "", idText = context.parameters.get("id") ?? ""
+            let file = context.parameters.get("file") ?? ""
+            return await API.respond {
+                guard let id = Int64(idText) else { throw APIError.badRequest("session id must be an integer") }
+                let parts = file.split(separator: ".")
+                guard parts.count == 2, let segID = Int64(parts[0]), ["m4s", "aac"].contains(parts[1]) else {
+                    throw APIError.badRequest("segment must be <id>.m4s or <id>.aac")
+                }
+                let db = try store.database(name)
+                let meta = try db.with { try $0.metadata() }
+                // Decode times from the stored durations: every segment adds its duration; the
+                // first also carries the encoder's pre-skip, which the init segment declares.
+                let timeline = try db.with { try $0.timeline(section: id) }
+                guard let index = timeline.firstIndex(where: { $0.id == segID }), let seg = try db.with({ try $0.segment(segID) }) else {
+                    throw APIError.notFound("unknown segment \(segID) in session \(id) of '\(name)'")
+                }
+                let preSkip = Int64(meta[MetaKey.encoderDelay] ?? "0") ?? 0
+                let decodeTime = index == 0 ? 0 : preSkip + timeline[0..<index].reduce(0) { $0 + $1.durationSamples }
+                let sequence = UInt32(index)
+                if meta[MetaKey.audioFormat] == "opus" {
+                    guard parts[1] == "m4s" else { throw APIError.notFound("Opus sessions serve .m4s segments") }
+                    let body = try FragmentedMP4.mediaSegment(sequence: sequence + 1, baseDecodeTime: decodeTime, packets: try opusPackets(seg.audio))
+                    return API.bytes(body, contentType: "audio/mp4")
+                }
+                guard parts[1] == "aac" else { throw APIError.notFound("AAC sessions serve .aac segments") }
+                return API.bytes(seg.audio, contentType: "audio/aac")
+            }
+        }
+
+        router.get("/show/:name/session/:id/init.mp4") { _, context in
+            let name = context.parameters.get("name") ?? ""
+            return await API.respond {
+                let meta = try store.database(name).with { try $0.metadata() }
+                guard meta[MetaKey.audioFormat] == "opus" else { throw APIError.notFound("only Opus sessions have an init segment") }
+                return API.bytes(FragmentedMP4.initSegment(preSkip: Int(meta[MetaKey.encoderDelay] ?? "312") ?? 312), contentType: "audio/mp4")
+            }
+        }
+    }
+}
+
+/// A file with HTTP range support (206 with Content-Range, 416 when unsatisfiable).
+enum FileResponder {
+    static func respond(path: String, contentType: String, range: String?, head: Bool) throws -> Response {
+        guard let attrs = try? FileManager.default.attributesOfItem(atPath: path), let size = (attrs[.size] as? NSNumber)?.int64Value else {
+            throw APIError.notFound("file gone")
+        }
+        var status: HTTPResponse.Status = .ok
+        var start: Int64 = 0, end: Int64 = size - 1
+        var headers: HTTPFields = [.contentType: contentType, .acceptRanges: "bytes"]
+        if let range, range.hasPrefix("bytes="), !range.contains(",") {
+            let spec = range.dropFirst(6).trimmingCharacters(in: .whitespaces)
+            let bounds = spec.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            var ok = bounds.count == 2
+            if ok {
+                if bounds[0].isEmpty {
+                    // Suffix: the last N bytes.
+                    if let n = Int64(bounds[1]), n > 0 { start = max(0, size - n) } else { ok = false }
+                } else if let a = Int64(bounds[0]) {
+                    start = a
+                    if !bounds[1].isEmpty { if let b = Int64(bounds[1]), b >= a { end = min(b, size - 1) } else { ok = false } }
+                } else {
+                    ok = false
+                }
+            }
+            if !ok || start >= size {
+                headers[.contentRange] = "bytes */\(size)"
+                return Response(status: .rangeNotSatisfiable, headers: headers,
+                                body: ResponseBody(byteBuffer: ByteBuffer(string: "{\"error\":\"range \(range) not satisfiable for \(size) bytes\"}")))
+            }
+            status = .partialContent
+            headers[.contentRange] = "bytes \(start)-\(end)/\(size)"
+        }
+        let length = end - start + 1
+        headers[.contentLength] = String(length)
+        if head { return Response(status: status, headers: headers, body: ResponseBody()) }
+        let from = start
+        return Response(status: status, headers: headers, body: ResponseBody(contentLength: Int(length)) { writer in
+            guard let fh = FileHandle(forReadingAtPath: path) else { return }
+            defer { try? fh.close() }
+            try fh.seek(toOffset: UInt64(from))
+            var left = length
+            while left > 0 {
+                let chunk = try fh.read(upToCount: Int(min(left, 1 << 16))) ?? Data()
+                if chunk.isEmpty { break }
+                try await writer.write(ByteBuffer(bytes: chunk))
+                left -= Int64(chunk.count)
+            }
+        })
+    }
+}

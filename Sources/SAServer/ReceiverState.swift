@@ -1,0 +1,162 @@
+import Foundation
+import SACommon
+import SASync
+
+/// The receiver's shared state: the show databases (opened once and reused, one connection per
+/// show guarded by a lock) and the background sync (a pass at start, then every
+/// `sync_interval_seconds`; never two at once, manual triggers included).
+public final class ReceiverState: @unchecked Sendable {
+    public let config: ReceiverConfig
+    let credentials: Credentials
+    let location: ReceiverStoreLocation
+    let password: String?
+    private let lock = NSLock()
+    private var databases: [String: PooledDatabase] = [:]
+
+    // Sync status.
+    private var inProgress = false
+    private var lastStarted: Date?
+    private var lastFinished: Date?
+    private var lastStatus: ExitStatus?
+    private var lastError: String?
+    private var lastTrigger = ""
+    private var passShows: [String: JSONValue] = [:]
+    private var passError: String?
+    private var lastShows: [JSONValue] = []
+    private var passes = 0
+    private let wake = DispatchSemaphore(value: 0)
+
+    public init(config: ReceiverConfig, credentials: Credentials) throws {
+        self.config = config
+        self.credentials = credentials
+        location = try ReceiverStoreLocation(url: config.databaseURL, relativeTo: config.file)
+        password = try config.databaseCredentialProfile.map { try credentials.require(.postgres, profile: $0, field: "password") }
+    }
+
+    // MARK: databases
+
+    /// The shows held locally (works with the recorder unreachable).
+    public func showNames() throws -> [String] {
+        try ShowDirectory.databases(config: .receiver(config), credentials: credentials, shows: []).list.map(\.show)
+    }
+
+    public func database(_ show: String) throws -> PooledDatabase {
+        _ = try ShowName.validate(show)
+        lock.lock()
+        if let d = databases[show] {
+            lock.unlock()
+            return d
+        }
+        lock.unlock()
+        guard try showNames().contains(show) else { throw SAError(.dataError, code: "not_found", "unknown show '\(show)'") }
+        let name = try ReceiverStoreLocation.databaseName(prefix: config.databasePrefix, show: show)
+        let db: String
+        switch location {
+        case .postgres(let server): db = server.with(database: name).display
+        case .sqlite(let dir): db = (dir as NSString).appendingPathComponent(name + ".sqlite")
+        }
+        let opened = PooledDatabase(try ShowDatabases.open(db: db, password: password, readOnly: true))
+        lock.lock()
+        defer { lock.unlock() }
+        if let d = databases[show] { return d }
+        databases[show] = opened
+        return opened
+    }
+
+    // MARK: sync
+
+    /// Starts a pass unless one runs; false when one is already running.
+    public func triggerSync(_ trigger: String) -> Bool {
+        lock.lock()
+        if inProgress {
+            lock.unlock()
+            return false
+        }
+        inProgress = true
+        lastStarted = Date()
+        lastTrigger = trigger
+        passShows = [:]
+        passError = nil
+        lock.unlock()
+        let thread = Thread { [self] in runPass() }
+        thread.stackSize = 4 << 20
+        thread.start()
+        return true
+    }
+
+    private func runPass() {
+        let writer = JSONLineWriter(handle: stdout) { [weak self] record in
+            guard let self else { return }
+            let type = record["type"]?.stringValue
+            self.lock.lock()
+            if type == "error" { self.passError = record["message"]?.stringValue }
+            if type == "show_synced" || type == "error", let show = record["show"]?.stringValue { self.passShows[show] = record }
+            self.lock.unlock()
+        }
+        var status = ExitStatus.software
+        var error: String?
+        do {
+            var options = SyncPass.Options()
+            options.keepGoing = true  // the server syncs what it can; the status names what failed
+            let pass = try SyncPass(config: config, credentials: credentials, output: writer, options: options)
+            status = pass.run()
+        } catch {
+            let e = SAError.from(error)
+            writer.write(e.record)
+            status = e.status
+        }
+        lock.lock()
+        if status != .ok {
+            error = passError ?? "sync failed (exit status \(status.rawValue))"
+        }
+        inProgress = false
+        lastFinished = Date()
+        lastStatus = status
+        lastError = error
+        lastShows = passShows.keys.sorted().map { passShows[$0]! }
+        passes += 1
+        lock.unlock()
+    }
+
+    /// The background loop: a pass at start, then every interval (a manual pass in between
+    /// does not add one).
+    public func startBackgroundSync() {
+        let thread = Thread { [self] in
+            while true {
+                _ = triggerSync("schedule")
+                _ = wake.wait(timeout: .now() + .seconds(config.syncIntervalSeconds))
+            }
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    public func statusJSON() -> JSONValue {
+        lock.lock()
+        defer { lock.unlock() }
+        func ms(_ d: Date?) -> JSONValue { d.map { .int(Int64($0.timeIntervalSince1970 * 1000)) } ?? .null }
+        return .object([
+            ("in_progress", .bool(inProgress)), ("passes", .int(Int64(passes))), ("trigger", .string(lastTrigger)),
+            ("last_started_ms", ms(lastStarted)), ("last_finished_ms", ms(lastFinished)),
+            ("last_result", lastStatus.map { $0 == .ok ? .string("ok") : .string("failed") } ?? .null),
+            ("last_exit_status", lastStatus.map { .int(Int64($0.rawValue)) } ?? .null),
+            ("last_error", lastError.map { .string($0) } ?? .null),
+            ("sync_interval_seconds", .int(Int64(config.syncIntervalSeconds))), ("remote_url", .string(config.remoteURL)),
+            ("shows", .array(lastShows)),
+        ])
+    }
+}
+
+/// One open show database shared by request handlers; one query at a time on it.
+public final class PooledDatabase: @unchecked Sendable {
+    private let lock = NSLock()
+    private let db: any ShowDatabase
+
+    init(_ db: any ShowDatabase) { self.db = db }
+
+    public func with<T>(_ body: (any ShowDatabase) throws -> T) throws -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(db)
+    }
+}
