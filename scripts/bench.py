@@ -8,6 +8,8 @@
    6 h and a 24 h backlog (it must not grow with the backlog).
 3. Export a 24-hour Opus section to Ogg with sa-export, beside the raw read of the same blobs
    (`sqlite3` selecting them to /dev/null); time, ratio, and peak memory for 1 h and 24 h.
+4. wrk for 30 s on the HLS segment (.m4s) endpoint of sa-serve, beside nginx serving the same
+   files from disk: requests/s, errors.
 """
 import os
 import shutil
@@ -215,6 +217,78 @@ def bench_export(mp3):
     print(f"  sa-export peak memory: {results[1][1]:.1f} MiB for 1 h, {rss:.1f} MiB for 24 h (target < 50 MiB, flat)")
 
 
+WRK_LUA = """
+local paths = {}
+for line in io.lines(os.getenv("SA_BENCH_PATHS")) do paths[#paths + 1] = line end
+local i = 0
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+"""
+
+
+def run_wrk(url, paths_file, lua, seconds=30):
+    env = dict(os.environ, SA_BENCH_PATHS=paths_file)
+    out = subprocess.run(["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", lua, url], capture_output=True, text=True, env=env).stdout
+    rps = float(next(l.split()[1] for l in out.splitlines() if l.startswith("Requests/sec")))
+    errors = [l.strip() for l in out.splitlines() if "Non-2xx" in l or "Socket errors" in l]
+    return rps, errors
+
+
+def bench_serve(mp3):
+    tmp = tempfile.mkdtemp(prefix="sa-bench-serve-")
+    os.chmod(tmp, 0o755)
+    serve = nginx = None
+    try:
+        db, sid = one_section_db(mp3, tmp, 1)
+        port = free_port()
+        serve = subprocess.Popen([os.path.join(BIN, "sa-serve"), "--db", db, "--port", str(port)], cwd=tmp,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(base + "/api/health", timeout=1)
+                break
+            except Exception:
+                time.sleep(0.05)
+        prefix = f"/show/day/session/{sid}/"
+        playlist = urllib.request.urlopen(base + prefix + "playlist.m3u8").read().decode()
+        paths = [prefix + l for l in playlist.splitlines() if l.startswith("segment/")]
+        static = os.path.join(tmp, "static")
+        for p in paths:
+            os.makedirs(os.path.dirname(static + p), exist_ok=True)
+            with open(static + p, "wb") as f:
+                f.write(urllib.request.urlopen(base + p).read())
+        subprocess.run(["chmod", "-R", "a+rX", static], check=True)
+        paths_file = os.path.join(tmp, "paths.txt")
+        open(paths_file, "w").write("\n".join(paths) + "\n")
+        lua = os.path.join(tmp, "paths.lua")
+        open(lua, "w").write(WRK_LUA)
+        nport = free_port()
+        conf = os.path.join(tmp, "nginx.conf")
+        open(conf, "w").write(f"""worker_processes 2; daemon off; pid {tmp}/nginx.pid; error_log {tmp}/nginx.err;
+events {{ worker_connections 256; }}
+http {{ access_log off; sendfile on; types {{ audio/mp4 m4s; }}
+  client_body_temp_path {tmp}/cb; proxy_temp_path {tmp}/px; fastcgi_temp_path {tmp}/fc; uwsgi_temp_path {tmp}/uw; scgi_temp_path {tmp}/sc;
+  server {{ listen 127.0.0.1:{nport}; root {static}; }} }}
+""")
+        nginx = subprocess.Popen(["nginx", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        ours, our_errors = run_wrk(base, paths_file, lua)
+        ref, ref_errors = run_wrk(f"http://127.0.0.1:{nport}", paths_file, lua)
+    finally:
+        for p in (serve, nginx):
+            if p:
+                p.terminate()
+                p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"serve: wrk -t2 -c16 -d30s over the {len(paths)} .m4s segments of a 1-hour Opus session")
+    print(f"  sa-serve (fMP4 from SQLite) : {ours:9.0f} requests/s  errors: {our_errors or 'none'}")
+    print(f"  nginx (same files on disk)  : {ref:9.0f} requests/s  errors: {ref_errors or 'none'}")
+    print(f"  ratio sa-serve / nginx = {ours / ref:.2f}")
+
+
 def main():
     os.makedirs(WORK, exist_ok=True)
     only = set(sys.argv[2:])
@@ -231,6 +305,11 @@ def main():
         if not os.path.exists(mp3):
             mp3 = bench_import()
         bench_export(mp3)
+    if not only or "serve" in only:
+        mp3 = mp3 or os.path.join(WORK, "hour.mp3")
+        if not os.path.exists(mp3):
+            mp3 = bench_import()
+        bench_serve(mp3)
 
 
 if __name__ == "__main__":

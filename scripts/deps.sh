@@ -7,7 +7,7 @@ set -eu
 BUILD_PKGS="pkg-config libsqlite3-dev libpq-dev libcurl4-openssl-dev libssh2-1-dev libssl-dev \
 libopus-dev libogg-dev libmpg123-dev libfaad-dev libsoxr-dev libfdk-aac-dev"
 TEST_PKGS="sqlite3 ffmpeg opus-tools icecast2 lame fdkaac curl procps python3 python3-pytest \
-postgresql postgresql-client openssh-server chromium wrk"
+postgresql postgresql-client openssh-server chromium wrk nginx"
 
 missing=""
 for p in $BUILD_PKGS $TEST_PKGS; do
@@ -29,11 +29,12 @@ esac
 # downloads a browser of its own here).
 pip_missing=""
 python3 -c 'import playwright' 2>/dev/null || pip_missing="playwright==1.65.2"
+python3 -c 'import openapi_spec_validator' 2>/dev/null || pip_missing="$pip_missing openapi-spec-validator"
 
-if [ -z "$(echo $missing)" ] && [ -z "$pip_missing" ]; then exit 0; fi
+if [ -z "$(echo $missing)" ] && [ -z "$(echo $pip_missing)" ]; then exit 0; fi
 if [ -z "$(echo $missing)" ]; then
     echo "deps: installing $pip_missing (PyPI)" >&2
-    python3 -m pip install -q --root-user-action=ignore "$pip_missing" >&2
+    python3 -m pip install -q --root-user-action=ignore $pip_missing >&2
     exit 0
 fi
 
@@ -62,5 +63,5 @@ DEBIAN_FRONTEND=noninteractive apt-get $APT_OPTS -y -qq --no-install-recommends 
 
 if [ -n "$pip_missing" ]; then
     echo "deps: installing $pip_missing (PyPI)" >&2
-    python3 -m pip install -q --root-user-action=ignore "$pip_missing" >&2
+    python3 -m pip install -q --root-user-action=ignore $pip_missing >&2
 fi

@@ -19,7 +19,7 @@ public final class SingleDatabaseStore: PlaybackStore, @unchecked Sendable {
     public init(path: String) throws {
         let db = try ShowDatabases.open(db: path, password: nil, readOnly: true)
         name = try db.metadata()[MetaKey.name] ?? ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-        pooled = PooledDatabase(db)
+        pooled = PooledDatabase(size: 4) { try ShowDatabases.open(db: path, password: nil, readOnly: true) }
     }
 
     public func showNames() throws -> [String] { [name] }
@@ -27,6 +27,37 @@ public final class SingleDatabaseStore: PlaybackStore, @unchecked Sendable {
     public func database(_ show: String) throws -> PooledDatabase {
         guard show == name else { throw SAError(.dataError, code: "not_found", "unknown show '\(show)'") }
         return pooled
+    }
+}
+
+/// Built HLS segments, by show, session and segment id. A stored segment never changes (ids are
+/// never reused and pruning removes whole sessions), so neither does its fragment.
+final class SegmentCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [String: [UInt8]] = [:]
+    private var order: [String] = []
+    private var bytes = 0
+    let limit: Int
+
+    init(limit: Int = 64 << 20) { self.limit = limit }
+
+    func get(_ key: String) -> [UInt8]? {
+        lock.lock()
+        defer { lock.unlock() }
+        return entries[key]
+    }
+
+    func put(_ key: String, _ value: [UInt8]) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard entries[key] == nil else { return }
+        entries[key] = value
+        order.append(key)
+        bytes += value.count
+        while bytes > limit, !order.isEmpty {
+            let old = order.removeFirst()
+            bytes -= entries.removeValue(forKey: old)?.count ?? 0
+        }
     }
 }
 
@@ -74,6 +105,7 @@ final class AudioCache: @unchecked Sendable {
 public enum PlaybackAPI {
     public static func register<Context: RequestContext>(on router: Router<Context>, store: any PlaybackStore, cacheDir: String) {
         let cache = AudioCache(dir: cacheDir)
+        let segments = SegmentCache()
 
         router.get("/api/shows") { _, _ in
             await API.respond {
@@ -218,11 +250,14 @@ public enum PlaybackAPI {
                 guard parts.count == 2, let segID = Int64(parts[0]), ["m4s", "aac"].contains(parts[1]) else {
                     throw APIError.badRequest("segment must be <id>.m4s or <id>.aac")
                 }
+                let key = "\(name)/\(id)/\(file)"
+                if let body = segments.get(key) { return API.bytes(body, contentType: parts[1] == "m4s" ? "audio/mp4" : "audio/aac") }
                 let db = try store.database(name)
-                let meta = try db.with { try $0.metadata() }
+                let meta = try db.metadata()
+                guard let section = try db.with({ try $0.section(id) }) else { throw APIError.notFound("unknown session \(id) of '\(name)'") }
                 // Decode times from the stored durations: every segment adds its duration; the
                 // first also carries the encoder's pre-skip, which the init segment declares.
-                let timeline = try db.with { try $0.timeline(section: id) }
+                let timeline = try db.timeline(section: section)
                 guard let index = timeline.firstIndex(where: { $0.id == segID }), let seg = try db.with({ try $0.segment(segID) }) else {
                     throw APIError.notFound("unknown segment \(segID) in session \(id) of '\(name)'")
                 }
@@ -232,9 +267,11 @@ public enum PlaybackAPI {
                 if meta[MetaKey.audioFormat] == "opus" {
                     guard parts[1] == "m4s" else { throw APIError.notFound("Opus sessions serve .m4s segments") }
                     let body = try FragmentedMP4.mediaSegment(sequence: sequence + 1, baseDecodeTime: decodeTime, packets: try opusPackets(seg.audio))
+                    if !section.isOpen { segments.put(key, body) }
                     return API.bytes(body, contentType: "audio/mp4")
                 }
                 guard parts[1] == "aac" else { throw APIError.notFound("AAC sessions serve .aac segments") }
+                segments.put(key, seg.audio)
                 return API.bytes(seg.audio, contentType: "audio/aac")
             }
         }

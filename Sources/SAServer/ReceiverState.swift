@@ -55,7 +55,9 @@ public final class ReceiverState: @unchecked Sendable {
         case .postgres(let server): db = server.with(database: name).display
         case .sqlite(let dir): db = (dir as NSString).appendingPathComponent(name + ".sqlite")
         }
-        let opened = PooledDatabase(try ShowDatabases.open(db: db, password: password, readOnly: true))
+        let password = self.password
+        _ = try ShowDatabases.open(db: db, password: password, readOnly: true)  // fail now, not per request
+        let opened = PooledDatabase(size: 4) { try ShowDatabases.open(db: db, password: password, readOnly: true) }
         lock.lock()
         defer { lock.unlock() }
         if let d = databases[show] { return d }
@@ -147,16 +149,70 @@ public final class ReceiverState: @unchecked Sendable {
     }
 }
 
-/// One open show database shared by request handlers; one query at a time on it.
+/// A small pool of connections to one show database, opened on demand (up to `size`) and
+/// reused; each connection runs one query at a time. Requests never open a connection of
+/// their own once the pool has it.
 public final class PooledDatabase: @unchecked Sendable {
     private let lock = NSLock()
-    private let db: any ShowDatabase
+    private let open: () throws -> any ShowDatabase
+    private var idle: [any ShowDatabase] = []
+    private var count = 0
+    private let slots: DispatchSemaphore
+    /// Immutable facts cached per show: metadata and finished sections' timelines.
+    private var cachedMetadata: [String: String]?
+    private var timelines: [Int64: (last: Int64, rows: [(id: Int64, timestampMs: Int64, durationSamples: Int64)])] = [:]
 
-    init(_ db: any ShowDatabase) { self.db = db }
+    init(size: Int = 4, open: @escaping () throws -> any ShowDatabase) {
+        self.open = open
+        slots = DispatchSemaphore(value: size)
+    }
+
+    convenience init(_ db: any ShowDatabase) {
+        self.init(size: 1) { db }
+    }
 
     public func with<T>(_ body: (any ShowDatabase) throws -> T) throws -> T {
+        slots.wait()
+        defer { slots.signal() }
         lock.lock()
-        defer { lock.unlock() }
-        return try body(db)
+        var db = idle.popLast()
+        lock.unlock()
+        if db == nil { db = try open() }
+        defer {
+            lock.lock()
+            idle.append(db!)
+            lock.unlock()
+        }
+        return try body(db!)
+    }
+
+    public func metadata() throws -> [String: String] {
+        lock.lock()
+        if let m = cachedMetadata {
+            lock.unlock()
+            return m
+        }
+        lock.unlock()
+        let m = try with { try $0.metadata() }
+        lock.lock()
+        cachedMetadata = m
+        lock.unlock()
+        return m
+    }
+
+    /// A section's timeline, cached while the section's last segment stays the same.
+    public func timeline(section: SectionInfo) throws -> [(id: Int64, timestampMs: Int64, durationSamples: Int64)] {
+        let last = section.lastSegmentID ?? 0
+        lock.lock()
+        if let t = timelines[section.id], t.last == last {
+            lock.unlock()
+            return t.rows
+        }
+        lock.unlock()
+        let rows = try with { try $0.timeline(section: section.id) }
+        lock.lock()
+        timelines[section.id] = (last, rows)
+        lock.unlock()
+        return rows
     }
 }

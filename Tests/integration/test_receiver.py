@@ -199,3 +199,33 @@ def test_seed_receiver_command_serves(tmp_path, recorder, postgres, tones, recei
     assert json.loads(http(r.url + "/api/mode")[2]) == {"mode": "receiver"}
     status, headers, body = http(r.url + "/")
     assert status == 200 and b"save_audio_stream" in body and headers["Content-Type"].startswith("text/html")
+    from conftest import ROOT
+    for name in ["app.js", "style.css"]:  # the UI served is the one in the repository
+        assert http(r.url + "/" + name)[2].strip() == open(os.path.join(ROOT, "web", name), "rb").read().strip()
+
+
+def test_inspect_mode_serves_the_ui_and_playback_read_only(tmp_path, recorder, tones):
+    import hashlib
+    rec = recorder()
+    rec.record_file("solo", tones["a"])
+    before = hashlib.sha256(open(rec.db("solo"), "rb").read()).hexdigest()
+    port = free_port()
+    p = subprocess.Popen([bin_path("sa-serve"), "--db", rec.db("solo"), "--port", str(port)], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, cwd=tmp_path)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(url + "/api/health", timeout=1)
+                break
+            except Exception:
+                time.sleep(0.05)
+        assert http(url + "/")[0] == 200
+        sid = json.loads(http(url + "/api/show/solo/sessions")[2])["sessions"][0]["section_id"]
+        st, _, body = http(url + f"/show/solo/session/{sid}/audio.ogg", headers={"Range": "bytes=0-3"})
+        assert st == 206 and body == b"OggS"
+        assert http(url + "/api/sync/status")[0] == 404  # no sync in inspect mode
+    finally:
+        p.terminate()
+        p.wait(10)
+    assert hashlib.sha256(open(rec.db("solo"), "rb").read()).hexdigest() == before
