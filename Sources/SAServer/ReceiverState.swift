@@ -35,9 +35,23 @@ public final class ReceiverState: @unchecked Sendable {
 
     // MARK: databases
 
-    /// The shows held locally (works with the recorder unreachable).
+    private var namesCache: (at: Date, names: [String])?
+
+    /// The shows held locally (works with the recorder unreachable). Listing PostgreSQL
+    /// databases takes a connection, so the list is kept for a few seconds and refreshed after
+    /// each sync pass.
     public func showNames() throws -> [String] {
-        try ShowDirectory.databases(config: .receiver(config), credentials: credentials, shows: []).list.map(\.show)
+        lock.lock()
+        if let c = namesCache, Date().timeIntervalSince(c.at) < 10 {
+            lock.unlock()
+            return c.names
+        }
+        lock.unlock()
+        let names = try ShowDirectory.databases(config: .receiver(config), credentials: credentials, shows: []).list.map(\.show)
+        lock.lock()
+        namesCache = (Date(), names)
+        lock.unlock()
+        return names
     }
 
     public func database(_ show: String) throws -> PooledDatabase {
@@ -117,6 +131,7 @@ public final class ReceiverState: @unchecked Sendable {
         lastError = error
         lastShows = passShows.keys.sorted().map { passShows[$0]! }
         passes += 1
+        namesCache = nil  // a pass may have created a show database
         lock.unlock()
     }
 
