@@ -63,63 +63,12 @@ public enum Schema {
         """,
     ]
 
-    /// PostgreSQL migrations (receiver stores), index 0 = version 1. Same tables and columns as
-    /// SQLite; segment and title ids are the recorder's.
-    static let postgresMigrations: [String] = [
-        """
-        CREATE TABLE IF NOT EXISTS metadata (
-            key TEXT PRIMARY KEY,
-            value TEXT NOT NULL
-        );
-        CREATE TABLE IF NOT EXISTS sections (
-            id BIGINT PRIMARY KEY,
-            start_timestamp_ms BIGINT NOT NULL,
-            is_open INTEGER NOT NULL DEFAULT 1,
-            end_timestamp_ms BIGINT,
-            finish_reason TEXT,
-            source_url TEXT
-        );
-        CREATE TABLE IF NOT EXISTS segments (
-            id BIGINT PRIMARY KEY,
-            timestamp_ms BIGINT NOT NULL,
-            is_timestamp_from_source INTEGER NOT NULL DEFAULT 0,
-            audio_data BYTEA NOT NULL,
-            section_id BIGINT NOT NULL REFERENCES sections(id) ON DELETE CASCADE,
-            duration_samples BIGINT NOT NULL
-        );
-        CREATE INDEX IF NOT EXISTS segments_section_id ON segments(section_id);
-        CREATE INDEX IF NOT EXISTS segments_timestamp_ms ON segments(timestamp_ms);
-        CREATE TABLE IF NOT EXISTS titles (
-            id BIGINT PRIMARY KEY,
-            section_id BIGINT NOT NULL REFERENCES sections(id) ON DELETE CASCADE,
-            timestamp_ms BIGINT NOT NULL,
-            title TEXT NOT NULL
-        );
-        CREATE INDEX IF NOT EXISTS titles_section_id ON titles(section_id);
-        """,
-        """
-        CREATE TABLE IF NOT EXISTS exports (
-            section_id BIGINT PRIMARY KEY REFERENCES sections(id) ON DELETE CASCADE,
-            file_path TEXT NOT NULL,
-            format TEXT NOT NULL,
-            bytes BIGINT NOT NULL,
-            sha256 TEXT NOT NULL,
-            exported_at_ms BIGINT NOT NULL
-        );
-        """,
-        // 3: archive bookkeeping, so the hourly export | push pipeline uploads each section once.
-        """
-        CREATE TABLE IF NOT EXISTS pushes (
-            section_id BIGINT PRIMARY KEY REFERENCES sections(id) ON DELETE CASCADE,
-            file_path TEXT NOT NULL,
-            remote_path TEXT NOT NULL,
-            host TEXT NOT NULL,
-            bytes BIGINT NOT NULL,
-            sha256 TEXT NOT NULL,
-            pushed_at_ms BIGINT NOT NULL
-        );
-        """,
-    ]
+    /// PostgreSQL migrations (receiver stores): the same tables and columns, in PostgreSQL's
+    /// words. Receivers keep the recorder's segment and title ids, so those are plain keys.
+    static let postgresMigrations: [String] = sqliteMigrations.map { sql in
+        sql.replacingOccurrences(of: "id INTEGER PRIMARY KEY AUTOINCREMENT", with: "id BIGINT PRIMARY KEY")
+            .replacingOccurrences(of: "audio_data BLOB NOT NULL", with: "audio_data BYTEA NOT NULL")
+    }
 
     /// The exact refusal message of the seed, kept byte for byte.
     public static let recipientRefusal =
