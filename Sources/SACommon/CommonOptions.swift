@@ -36,20 +36,4 @@ public enum ToolMain {
         }
         exit(status.rawValue)
     }
-
-    /// For tools whose capability has not landed yet: `--help` and `--version` answer;
-    /// anything else states the usage on stderr and exits 64.
-    public static func placeholder(tool: String, usage: String) -> Never {
-        let args = CommandLine.arguments.dropFirst()
-        if args.contains("--version") {
-            print(ToolInfo.version)
-            exit(0)
-        }
-        if args.contains("--help") || args.contains("-h") {
-            print("usage: \(usage)")
-            exit(0)
-        }
-        fputs("usage: \(usage)\n\(tool): this tool is not available in this version yet\n", stderr)
-        exit(ExitStatus.usage.rawValue)
-    }
 }
