@@ -30,7 +30,8 @@ struct PushCommand: ParsableCommand {
             guard let sftp = config.sftp else { throw SAError.config("\(file) has no [sftp] table; sa-push needs one") }
             let credentials = Credentials(file: common.credentials)
             // One push run per config at a time; the kernel drops the lock if we die.
-            let lockName = "sa-push-\(getuid())-\(String(UInt32(truncatingIfNeeded: file.hashValue & 0x7FFF_FFFF), radix: 16))"
+            let absolute = URL(fileURLWithPath: file).standardizedFileURL.path
+            let lockName = "sa-push-\(getuid())-\(String(CRC32.checksum(Array(absolute.utf8)), radix: 16))"
             let lock: ShowLock
             do {
                 lock = try ShowLock.acquire(directory: NSTemporaryDirectory(), show: lockName)
