@@ -100,11 +100,7 @@ public final class PGReceiverShowDB: ReceiverShowDB {
 
     private func migrate() throws { try PGSchema.migrate(conn) }
 
-    public func metadata() throws -> [String: String] {
-        var out: [String: String] = [:]
-        for row in try conn.exec("SELECT key, value FROM metadata") { out[row[0] ?? ""] = row[1] ?? "" }
-        return out
-    }
+    public func metadata() throws -> [String: String] { try PGSchema.metadata(conn) }
 
     public func setMetadata(_ pairs: [(String, String)]) throws {
         try conn.transaction {
@@ -223,12 +219,7 @@ public final class SQLiteReceiverShowDB: ReceiverShowDB {
 
     var db: SQLiteDatabase { store.db }
 
-    public func metadata() throws -> [String: String] {
-        let s = try db.prepare("SELECT key, value FROM metadata")
-        var out: [String: String] = [:]
-        while try s.step() { out[s.text(0) ?? ""] = s.text(1) ?? "" }
-        return out
-    }
+    public func metadata() throws -> [String: String] { try store.allMetadata() }
 
     public func setMetadata(_ pairs: [(String, String)]) throws {
         try db.transaction { for (k, v) in pairs { try store.setMetadata(k, v) } }
@@ -330,6 +321,12 @@ public final class SQLiteReceiverShowDB: ReceiverShowDB {
 }
 
 public enum PGSchema {
+    public static func metadata(_ conn: PGConnection) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for row in try conn.exec("SELECT key, value FROM metadata") { out[row[0] ?? ""] = row[1] ?? "" }
+        return out
+    }
+
     /// Brings a PostgreSQL show database to the current schema version.
     public static func migrate(_ conn: PGConnection) throws {
         try conn.transaction {

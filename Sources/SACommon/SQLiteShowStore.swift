@@ -113,6 +113,14 @@ public final class SQLiteShowStore: RecordingStore {
         try db.scalar("SELECT value FROM metadata WHERE key = ?", [.text(key)])?.text
     }
 
+    /// Every metadata key and value.
+    public func allMetadata() throws -> [String: String] {
+        let s = try db.prepare("SELECT key, value FROM metadata")
+        var out: [String: String] = [:]
+        while try s.step() { out[s.text(0) ?? ""] = s.text(1) ?? "" }
+        return out
+    }
+
     public func setMetadata(_ key: String, _ value: String) throws {
         try db.run("INSERT INTO metadata (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                    [.text(key), .text(value)])

@@ -57,12 +57,7 @@ public final class SQLiteShowDatabase: ShowDatabase {
 
     public init(store: SQLiteShowStore) { self.store = store }
 
-    public func metadata() throws -> [String: String] {
-        let s = try db.prepare("SELECT key, value FROM metadata")
-        var out: [String: String] = [:]
-        while try s.step() { out[s.text(0) ?? ""] = s.text(1) ?? "" }
-        return out
-    }
+    public func metadata() throws -> [String: String] { try store.allMetadata() }
 
     private static let sectionQuery = """
         SELECT s.id, s.start_timestamp_ms, s.is_open, s.end_timestamp_ms, s.finish_reason,
@@ -200,11 +195,7 @@ public final class PGShowDatabase: ShowDatabase {
 
     public init(conn: PGConnection) { self.conn = conn }
 
-    public func metadata() throws -> [String: String] {
-        var out: [String: String] = [:]
-        for r in try conn.exec("SELECT key, value FROM metadata") { out[r[0] ?? ""] = r[1] ?? "" }
-        return out
-    }
+    public func metadata() throws -> [String: String] { try PGSchema.metadata(conn) }
 
     private static let sectionQuery = """
         SELECT s.id, s.start_timestamp_ms, s.is_open, s.end_timestamp_ms, s.finish_reason,

@@ -63,24 +63,22 @@ public struct TitleRecord: Sendable, Equatable {
     }
 }
 
-/// Read-only queries over one show database (recorder side), for the sync API.
+/// Read-only queries over one show database (recorder side), for the sync API: what
+/// `SQLiteShowDatabase` answers, plus id ranges, segment batches and titles after an id.
 public final class ShowReader {
     public let store: SQLiteShowStore
     public let name: String
+    private let database: SQLiteShowDatabase
 
     public init(path: String, name: String? = nil) throws {
         store = try SQLiteShowStore(path: path, readOnly: true)
+        database = SQLiteShowDatabase(store: store)
         self.name = name ?? ((path as NSString).lastPathComponent as NSString).deletingPathExtension
     }
 
     public var db: SQLiteDatabase { store.db }
 
-    public func metadata() throws -> [String: String] {
-        let s = try db.prepare("SELECT key, value FROM metadata")
-        var out: [String: String] = [:]
-        while try s.step() { out[s.text(0) ?? ""] = s.text(1) ?? "" }
-        return out
-    }
+    public func metadata() throws -> [String: String] { try store.allMetadata() }
 
     public func idRange() throws -> (min: Int64?, max: Int64?) {
         let s = try db.prepare("SELECT min(id), max(id) FROM segments")
@@ -88,22 +86,7 @@ public final class ShowReader {
         return (s.value(0).int, s.value(1).int)
     }
 
-    public func sections() throws -> [SectionInfo] {
-        let s = try db.prepare("""
-            SELECT s.id, s.start_timestamp_ms, s.is_open, s.end_timestamp_ms, s.finish_reason,
-                   min(g.id), max(g.id), count(g.id), coalesce(sum(g.duration_samples), 0)
-            FROM sections s LEFT JOIN segments g ON g.section_id = s.id
-            GROUP BY s.id ORDER BY s.id
-            """)
-        var out: [SectionInfo] = []
-        while try s.step() {
-            out.append(SectionInfo(id: s.int(0), startTimestampMs: s.int(1), isOpen: s.int(2) != 0,
-                                   endTimestampMs: s.value(3).int, finishReason: s.text(4),
-                                   firstSegmentID: s.value(5).int, lastSegmentID: s.value(6).int,
-                                   segments: s.int(7), durationSamples: s.int(8)))
-        }
-        return out
-    }
+    public func sections() throws -> [SectionInfo] { try database.sections() }
 
     public func segments(startID: Int64, endID: Int64, limit: Int) throws -> [SegmentRecord] {
         let s = try db.prepare("""

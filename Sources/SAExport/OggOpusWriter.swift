@@ -66,17 +66,7 @@ public final class OggOpusWriter {
 
     /// Adds every packet of a stored segment blob (2-byte little-endian length, then the packet).
     public func addSegment(_ blob: [UInt8], isLastSegment: Bool) throws {
-        try blob.withUnsafeBytes { p in
-            var i = 0
-            while i < p.count {
-                guard i + 2 <= p.count else { throw SAExportError("truncated packet length") }
-                let n = Int(p[i]) | Int(p[i + 1]) << 8
-                i += 2
-                guard i + n <= p.count else { throw SAExportError("packet runs past the segment") }
-                try add(UnsafeRawBufferPointer(rebasing: p[i..<(i + n)]), last: isLastSegment && i + n == p.count)
-                i += n
-            }
-        }
+        try forEachOpusPacket(blob) { packet, isLastInBlob in try add(packet, last: isLastSegment && isLastInBlob) }
     }
 
     public func finish() throws {
@@ -128,17 +118,25 @@ public struct SAExportError: Error, CustomStringConvertible {
     public init(_ d: String) { description = d }
 }
 
-/// Splits a stored Opus blob (2-byte little-endian length, then the packet) into packets.
+/// Walks a stored Opus blob (each packet preceded by its 2-byte little-endian length) without
+/// copying; `body` also learns whether the packet is the blob's last.
+public func forEachOpusPacket(_ blob: [UInt8], _ body: (UnsafeRawBufferPointer, Bool) throws -> Void) throws {
+    try blob.withUnsafeBytes { p in
+        var i = 0
+        while i < p.count {
+            guard i + 2 <= p.count else { throw SAExportError("truncated packet length") }
+            let n = Int(p[i]) | Int(p[i + 1]) << 8
+            i += 2
+            guard i + n <= p.count else { throw SAExportError("packet runs past the segment") }
+            try body(UnsafeRawBufferPointer(rebasing: p[i..<(i + n)]), i + n == p.count)
+            i += n
+        }
+    }
+}
+
+/// The packets of a stored Opus blob, copied out.
 public func opusPackets(_ blob: [UInt8]) throws -> [[UInt8]] {
     var out: [[UInt8]] = []
-    var i = 0
-    while i < blob.count {
-        guard i + 2 <= blob.count else { throw SAExportError("truncated packet length") }
-        let n = Int(blob[i]) | Int(blob[i + 1]) << 8
-        i += 2
-        guard i + n <= blob.count else { throw SAExportError("packet runs past the segment") }
-        out.append(Array(blob[i..<(i + n)]))
-        i += n
-    }
+    try forEachOpusPacket(blob) { p, _ in out.append(Array(p)) }
     return out
 }

@@ -39,11 +39,13 @@ final class SectionWriter {
         self.minFreeBytes = minFreeBytes
         self.log = log
         sampleRate = codec == .opus ? 48000 : 16000
-        assembler = SegmentAssembler(codec: codec, sampleRate: sampleRate, segmentSeconds: splitInterval, delaySamples: 0)
+        // The packet sink needs self, which exists only once the assembler (which needs the
+        // encoder's delay) is set: the transcoder's closure calls through `sink`, set last.
         var sink: ((UnsafeRawBufferPointer, Int) throws -> Void)!
-        transcoder = try Transcoder(codec: codec, bitrateKbps: bitrate, opusComplexity: opusComplexity) { p, n in try sink(p, n) }
+        let t = try Transcoder(codec: codec, bitrateKbps: bitrate, opusComplexity: opusComplexity) { p, n in try sink(p, n) }
+        transcoder = t
         assembler = SegmentAssembler(codec: codec, sampleRate: sampleRate, segmentSeconds: splitInterval,
-                                     delaySamples: transcoder.encoder.delaySamples)
+                                     delaySamples: t.encoder.delaySamples)
         sink = { [unowned self] p, n in
             if let seg = self.assembler.add(p, samples: n) { try self.commit(seg) }
         }

@@ -1,5 +1,6 @@
 import CCurl
 import Foundation
+import SACommon
 
 /// What the server said before the audio.
 public struct StreamResponse: Sendable {
@@ -81,7 +82,7 @@ public final class StreamConnection {
 
         _ = sa_curl_set_str(h, CURLOPT_URL, url)
         _ = sa_curl_set_slist(h, CURLOPT_HTTPHEADER, headers)
-        _ = sa_curl_set_str(h, CURLOPT_USERAGENT, "save_audio_stream/\(RecorderVersion.string)")
+        _ = sa_curl_set_str(h, CURLOPT_USERAGENT, "save_audio_stream/\(ToolInfo.version)")
         _ = sa_curl_set_long(h, CURLOPT_FOLLOWLOCATION, 1)
         _ = sa_curl_set_long(h, CURLOPT_MAXREDIRS, 10)
         _ = sa_curl_set_long(h, CURLOPT_HTTP09_ALLOWED, 1)
@@ -240,9 +241,6 @@ public enum AudioRecorderError: Error, CustomStringConvertible {
     }
 }
 
-public enum RecorderVersion {
-    public static let string = "0.1.0"
-}
 
 private func headerCallback(_ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ n: Int, _ ctx: UnsafeMutableRawPointer?) -> Int {
     let conn = Unmanaged<StreamConnection>.fromOpaque(ctx!).takeUnretainedValue()

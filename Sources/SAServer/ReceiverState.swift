@@ -182,10 +182,6 @@ public final class PooledDatabase: @unchecked Sendable {
         slots = DispatchSemaphore(value: size)
     }
 
-    convenience init(_ db: any ShowDatabase) {
-        self.init(size: 1) { db }
-    }
-
     public func with<T>(_ body: (any ShowDatabase) throws -> T) throws -> T {
         slots.wait()
         defer { slots.signal() }

@@ -7,7 +7,14 @@ import SAExport
 /// file (`sa-serve --db`).
 public enum ShowSource: Sendable {
     case directory(String)
-    case single(path: String)
+    case single(path: String, name: String)
+
+    /// One database; its show name (metadata `name`, else the file name) is read once.
+    public static func single(path: String) -> ShowSource {
+        let name = (try? ShowReader(path: path).metadata()[MetaKey.name]).flatMap { $0 }
+            ?? ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        return .single(path: path, name: name)
+    }
 
     func path(of show: String) throws -> String {
         do { _ = try ShowName.validate(show) } catch let e as SAError { throw APIError.badRequest(e.message) }
@@ -16,21 +23,16 @@ public enum ShowSource: Sendable {
             let p = SQLiteShowStore.path(outputDir: dir, show: show)
             guard FileManager.default.fileExists(atPath: p) else { throw APIError.notFound("unknown show '\(show)'") }
             return p
-        case .single(let path):
-            guard show == ShowSource.singleName(path) else { throw APIError.notFound("unknown show '\(show)'") }
+        case .single(let path, let name):
+            guard show == name else { throw APIError.notFound("unknown show '\(show)'") }
             return path
         }
-    }
-
-    static func singleName(_ path: String) -> String {
-        if let r = try? ShowReader(path: path), let n = try? r.metadata()[MetaKey.name], !n.isEmpty { return n }
-        return ((path as NSString).lastPathComponent as NSString).deletingPathExtension
     }
 
     var all: [(name: String, path: String)] {
         switch self {
         case .directory(let dir): return ShowCatalog.shows(in: dir)
-        case .single(let path): return [(ShowSource.singleName(path), path)]
+        case .single(let path, let name): return [(name, path)]
         }
     }
 }

@@ -61,11 +61,7 @@ struct PruneCommand: ParsableCommand {
             for n in names where retention[n] == nil && retentionHours == nil {
                 throw SAError.usage("show '\(n)' has no retention_hours in \(file); pass --retention-hours")
             }
-            let (list, _) = try ShowDirectory.databases(config: config, credentials: credentials, shows: names)
-            var password: String?
-            if case .receiver(let c) = config {
-                password = try c.databaseCredentialProfile.map { try credentials.require(.postgres, profile: $0, field: "password") }
-            }
+            let (list, password) = try ShowDirectory.databases(config: config, credentials: credentials, shows: names)
             var failed = false
             for (name, db) in list {
                 // Shows without a retention (receivers keep everything by default) are left alone.
