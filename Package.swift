@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.20.0"),
     ],
     targets: [
         cLibrary("CSQLite", pkgConfig: "sqlite3", apt: "libsqlite3-dev"),
@@ -89,7 +91,8 @@ let package = Package(
         // HTTP: the recorder's sync API (and, later, the receiver's playback API and UI).
         .target(
             name: "SAServer",
-            dependencies: ["SACommon", "SAExport", "SASync", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["SACommon", "SAExport", "SASync", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTPTypes", package: "swift-nio-extras")],
             swiftSettings: strict
         ),
 

@@ -27,11 +27,11 @@ public enum ToolMain {
         do {
             status = try body()
         } catch let e as SAError {
-            fputs("\(tool): error: \(e.message)\n", stderr)
+            fputs(Redaction.userinfo("\(tool): error: \(e.message)") + "\n", stderr)
             if emitErrorRecord { JSONLineWriter.stdout.write(e.record) }
             status = e.status
         } catch {
-            fputs("\(tool): error: \(error)\n", stderr)
+            fputs(Redaction.userinfo("\(tool): error: \(error)") + "\n", stderr)
             status = .software
         }
         exit(status.rawValue)

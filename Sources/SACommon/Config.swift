@@ -204,7 +204,10 @@ public enum ConfigLoader {
             c.databasePrefix = try db.string("prefix", default: "show")
             try db.rejectUnknownKeys()
         }
-        guard c.databasePrefix.range(of: "^[a-z0-9_]{1,16}$", options: .regularExpression) != nil else {
+        // Checked byte by byte: a regular expression's `$` also matches before a final newline.
+        let prefixOK = (1...16).contains(c.databasePrefix.utf8.count)
+            && c.databasePrefix.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
+        guard prefixOK else {
             throw SAError.config("\(r.file): 'database.prefix' must be 1 to 16 characters from a-z, 0-9 and '_'")
         }
         try r.rejectUnknownKeys()

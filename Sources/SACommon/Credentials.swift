@@ -23,15 +23,24 @@ public final class Credentials: @unchecked Sendable {
         return "CRED_\(kind.rawValue.uppercased())_\(p)_\(field.uppercased())"
     }
 
-    /// The value of `field` in `[kind.profile]`, or nil when the profile does not set it.
+    /// The keys each kind of profile may hold; any other key is a typo that would silently do nothing.
+    static let fields: [Kind: Set<String>] = [.postgres: ["password"], .sftp: ["password", "private_key", "passphrase"], .api: ["token"]]
+
+    /// The value of `field` in `[kind.profile]`, or nil when the profile does not set it. An empty
+    /// value is an error: an empty token or password is never what was meant.
     public func value(_ kind: Kind, profile: String, field: String) throws -> String? {
-        if let v = environment[Credentials.environmentName(kind: kind, profile: profile, field: field)] { return v }
+        let envName = Credentials.environmentName(kind: kind, profile: profile, field: field)
+        if let v = environment[envName] {
+            guard !v.isEmpty else { throw SAError.config("\(envName) is set but empty") }
+            return v
+        }
         guard let table = try loadFile() else { return nil }
         guard let kindTable = table[kind.rawValue]?.table, let prof = kindTable[profile]?.table else { return nil }
         guard let v = prof[field] else { return nil }
         guard let s = v.string else {
             throw SAError.config("\(file): '\(kind.rawValue).\(profile).\(field)' must be a string")
         }
+        guard !s.isEmpty else { throw SAError.config("\(file): '\(kind.rawValue).\(profile).\(field)' is empty") }
         return s
     }
 
@@ -59,10 +68,25 @@ public final class Credentials: @unchecked Sendable {
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
             throw SAError(.noPermission, code: "permission", "cannot read credentials file \(file)")
         }
+        if text.utf8.contains(0) || text.range(of: #"\\(u0000|U00000000)"#, options: .regularExpression) != nil {
+            throw SAError.config("\(file): a NUL character (\\u0000) is not allowed in a credentials file")
+        }
         do {
             let t = try TOMLTable(string: text)
-            for key in t.keys where Kind(rawValue: key) == nil {
-                throw SAError.config("\(file): unknown table '\(key)' (use postgres, sftp or api)")
+            for key in t.keys.sorted() {
+                guard let kind = Kind(rawValue: key) else {
+                    throw SAError.config("\(file): unknown table '\(key)' (use postgres, sftp or api)")
+                }
+                guard let profiles = t[key]?.table else { throw SAError.config("\(file): '\(key)' must hold [\(key).<profile>] tables") }
+                for profile in profiles.keys.sorted() {
+                    guard let fields = profiles[profile]?.table else {
+                        throw SAError.config("\(file): '\(key).\(profile)' must be a table ([\(key).\(profile)])")
+                    }
+                    let allowed = Credentials.fields[kind]!
+                    for field in fields.keys.sorted() where !allowed.contains(field) {
+                        throw SAError.config("\(file): unknown key '\(key).\(profile).\(field)' (allowed: \(allowed.sorted().joined(separator: ", ")))")
+                    }
+                }
             }
             loaded = t
             return t

@@ -17,7 +17,7 @@ public final class JSONLineWriter: @unchecked Sendable {
     }
 
     public func write(_ record: JSONValue) {
-        let line = record.serialized() + "\n"
+        let line = Redaction.userinfo(record.serialized()) + "\n"
         lock.lock()
         fputs(line, handle)
         fflush(handle)
@@ -47,10 +47,17 @@ public struct JSONLineReader {
             var linePtr: UnsafeMutablePointer<CChar>? = nil
             var cap = 0
             defer { free(linePtr) }
-            while getline(&linePtr, &cap, file) > 0 {
-                let line = String(cString: linePtr!).trimmingCharacters(in: .whitespacesAndNewlines)
-                if line.isEmpty { continue }
+            while true {
+                let n = getline(&linePtr, &cap, file)
+                if n <= 0 { break }
+                let raw = UnsafeRawBufferPointer(start: linePtr!, count: n)
                 let result: Result<JSONValue, SAError>
+                if let problem = JSONLineReader.problem(raw) {
+                    try body(.failure(SAError(.dataError, code: "bad_json", problem)), "")
+                    continue
+                }
+                let line = String(decoding: raw, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                if line.isEmpty { continue }
                 do {
                     let v = try JSONValue.parse(line)
                     if case .object = v {
@@ -64,5 +71,16 @@ public struct JSONLineReader {
                 try body(result, line)
             }
         }
+    }
+
+    /// A line no record can be: one longer than `maxLineBytes`, one with a NUL byte (C strings
+    /// would cut it there) or one that is not UTF-8.
+    public static let maxLineBytes = 1 << 20
+
+    static func problem(_ raw: UnsafeRawBufferPointer) -> String? {
+        if raw.count > maxLineBytes { return "a line of \(raw.count) bytes is longer than the limit of \(maxLineBytes)" }
+        if let i = raw.firstIndex(of: 0) { return "a line contains a NUL byte (at byte \(i + 1))" }
+        if String(validating: Array(raw), as: UTF8.self) == nil { return "a line is not valid UTF-8" }
+        return nil
     }
 }

@@ -102,20 +102,30 @@ public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressi
         } catch {
             throw SAError(.dataError, code: "bad_json", "not valid JSON: \(text.prefix(80))")
         }
-        return from(any: any)
+        return try from(any: any)
     }
 
-    private static func from(any: Any) -> JSONValue {
+    private static func checked(_ s: String) throws -> String {
+        // A NUL would cut the string wherever it becomes a C string (a path, an SQL value).
+        if s.utf8.contains(0) { throw SAError(.dataError, code: "bad_json", "a string contains a NUL character (\\u0000)") }
+        return s
+    }
+
+    private static func from(any: Any) throws -> JSONValue {
         switch any {
         case is NSNull: return .null
         case let n as NSNumber:
             if String(describing: type(of: n)).contains("Boolean") { return .bool(n.boolValue) }
             let kind = String(cString: n.objCType)
             if kind == "d" || kind == "f" { return .double(n.doubleValue) }
-            return .int(n.int64Value)
-        case let s as String: return .string(s)
-        case let a as [Any]: return .array(a.map(from(any:)))
-        case let o as [String: Any]: return .object(o.keys.sorted().map { ($0, from(any: o[$0]!)) })
+            // Integers beyond Int64 would trap on conversion: they stay doubles (and fail as ids).
+            let d = n.doubleValue
+            if kind != "Q" && d >= -9.2e18 && d <= 9.2e18 { return .int(n.int64Value) }
+            if kind == "Q" && n.uint64Value <= UInt64(Int64.max) { return .int(Int64(n.uint64Value)) }
+            return .double(d)
+        case let s as String: return .string(try checked(s))
+        case let a as [Any]: return .array(try a.map(from(any:)))
+        case let o as [String: Any]: return .object(try o.keys.sorted().map { (try checked($0), try from(any: o[$0]!)) })
         default: return .null
         }
     }

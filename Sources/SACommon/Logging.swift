@@ -49,6 +49,6 @@ public struct StderrLogHandler: LogHandler {
         if let extra = event.metadata { merged.merge(extra) { $1 } }
         let meta = merged.isEmpty ? "" : " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let ts = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withInternetDateTime])
-        fputs("\(ts) \(label): \(event.level): \(event.message)\(meta)\n", stderr)
+        fputs(Redaction.userinfo("\(ts) \(label): \(event.level): \(event.message)\(meta)") + "\n", stderr)
     }
 }

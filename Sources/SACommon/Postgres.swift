@@ -57,8 +57,9 @@ public final class PGConnection {
         guard let c else { throw SAError(.software, code: "internal", "out of memory connecting to PostgreSQL") }
         conn = c
         if PQstatus(c) != CONNECTION_OK {
+            // `deinit` runs when a fully initialised object's init throws: it finishes `c`, so
+            // finishing it here as well would free it twice.
             let msg = String(cString: PQerrorMessage(c)).trimmingCharacters(in: .whitespacesAndNewlines)
-            PQfinish(c)
             let auth = msg.contains("password authentication failed") || msg.contains("no password supplied")
                 || msg.contains("permission denied")
             throw SAError(auth ? .noPermission : .unavailable, code: auth ? "auth" : "unavailable",
@@ -69,6 +70,7 @@ public final class PGConnection {
 
     deinit { PQfinish(conn) }
 
+    /// False once the server went away (restart, network); such a connection is dropped, never reused.
     public var isAlive: Bool { PQstatus(conn) == CONNECTION_OK }
 
     public static func quoteIdentifier(_ name: String) -> String {

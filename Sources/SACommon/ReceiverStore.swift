@@ -15,16 +15,23 @@ public protocol ReceiverShowDB: AnyObject {
     var location: String { get }
     func metadata() throws -> [String: String]
     func setMetadata(_ pairs: [(String, String)]) throws
-    func upsertSections(_ sections: [SectionInfo]) throws
-    /// Inserts the segments (and titles) and moves `last_synced_id`, all in one transaction.
-    func commitChunk(_ segments: [SegmentRecord], titles: [TitleRecord], lastSyncedID: Int64) throws
-    func insertTitles(_ titles: [TitleRecord]) throws
+    /// Stores the recorder's view of these sections (closed or not, and its last segment id,
+    /// shifted by `segmentIDOffset` into local ids); a section stays open here until complete.
+    func upsertSections(_ sections: [SectionInfo], segmentIDOffset: Int64) throws
+    /// Inserts the segments and moves `last_synced_id`, all in one transaction, and marks the
+    /// sections this chunk completed.
+    func commitChunk(_ segments: [SegmentRecord], lastSyncedID: Int64) throws
+    /// Inserts titles (whose sections are held here) and moves `titles_synced_id`, in one transaction.
+    func insertTitles(_ titles: [TitleRecord], titlesSyncedID: Int64) throws
     func maxTitleID() throws -> Int64
     func maxSegmentID() throws -> Int64
     func maxSectionID() throws -> Int64?
-    func hasSection(_ id: Int64) throws -> Bool
-    func openSectionIDs() throws -> [Int64]
-    func summaries(_ ids: [Int64]) throws -> [SectionSummary]
+    func sectionIDs() throws -> Set<Int64>
+    /// Sections not known to be complete here (open, or held since before completeness was recorded).
+    func incompleteSectionIDs() throws -> [Int64]
+    /// Complete sections no `section_synced` record was written for yet.
+    func unreportedCompleteSections() throws -> [SectionSummary]
+    func markReported(_ ids: [Int64]) throws
     /// Takes the per-show sync lock; false when another sync holds it. Released by `unlock`
     /// or when the process or connection dies.
     func tryLock() throws -> Bool
@@ -110,21 +117,19 @@ public final class PGReceiverShowDB: ReceiverShowDB {
         }
     }
 
-    public func upsertSections(_ sections: [SectionInfo]) throws {
+    public func upsertSections(_ sections: [SectionInfo], segmentIDOffset: Int64) throws {
         guard !sections.isEmpty else { return }
         try conn.transaction {
             for s in sections {
-                try conn.exec("""
-                    INSERT INTO sections (id, start_timestamp_ms, is_open, end_timestamp_ms, finish_reason)
-                    VALUES ($1, $2, $3, $4, $5)
-                    ON CONFLICT (id) DO UPDATE SET start_timestamp_ms = excluded.start_timestamp_ms, is_open = excluded.is_open,
-                      end_timestamp_ms = excluded.end_timestamp_ms, finish_reason = excluded.finish_reason
-                    """, [String(s.id), String(s.startTimestampMs), s.isOpen ? "1" : "0", s.endTimestampMs.map(String.init), s.finishReason])
+                try conn.exec(ReceiverSQL.upsertSection.replacingOccurrences(of: "?", with: "$"),
+                              [String(s.id), String(s.startTimestampMs), s.isOpen ? "1" : "0", s.endTimestampMs.map(String.init), s.finishReason,
+                               s.lastSegmentID.map { String($0 + segmentIDOffset) }])
             }
+            try conn.exec(ReceiverSQL.markComplete)
         }
     }
 
-    public func commitChunk(_ segments: [SegmentRecord], titles: [TitleRecord], lastSyncedID: Int64) throws {
+    public func commitChunk(_ segments: [SegmentRecord], lastSyncedID: Int64) throws {
         try conn.transaction {
             if !segments.isEmpty {
                 try conn.copyBinary(table: "segments", columns: ["id", "timestamp_ms", "is_timestamp_from_source", "audio_data",
@@ -140,9 +145,9 @@ public final class PGReceiverShowDB: ReceiverShowDB {
                     }
                 }
             }
-            try insertTitlesInTransaction(titles)
             try conn.exec("INSERT INTO metadata (key, value) VALUES ('last_synced_id', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                           [String(lastSyncedID)])
+            try conn.exec(ReceiverSQL.markComplete)
         }
     }
 
@@ -155,9 +160,12 @@ public final class PGReceiverShowDB: ReceiverShowDB {
         }
     }
 
-    public func insertTitles(_ titles: [TitleRecord]) throws {
-        guard !titles.isEmpty else { return }
-        try conn.transaction { try insertTitlesInTransaction(titles) }
+    public func insertTitles(_ titles: [TitleRecord], titlesSyncedID: Int64) throws {
+        try conn.transaction {
+            try insertTitlesInTransaction(titles)
+            try conn.exec("INSERT INTO metadata (key, value) VALUES ('titles_synced_id', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                          [String(titlesSyncedID)])
+        }
     }
 
     public func maxTitleID() throws -> Int64 {
@@ -172,24 +180,23 @@ public final class PGReceiverShowDB: ReceiverShowDB {
         try conn.exec("SELECT max(id) FROM sections")[0][0].flatMap { Int64($0) }
     }
 
-    public func hasSection(_ id: Int64) throws -> Bool {
-        try !conn.exec("SELECT 1 FROM sections WHERE id = $1", [String(id)]).isEmpty
+    public func sectionIDs() throws -> Set<Int64> {
+        Set(try conn.exec("SELECT id FROM sections").compactMap { $0[0].flatMap { Int64($0) } })
     }
 
-    public func openSectionIDs() throws -> [Int64] {
-        try conn.exec("SELECT id FROM sections WHERE is_open = 1").compactMap { $0[0].flatMap { Int64($0) } }
+    public func incompleteSectionIDs() throws -> [Int64] {
+        try conn.exec(ReceiverSQL.incomplete).compactMap { $0[0].flatMap { Int64($0) } }
     }
 
-    public func summaries(_ ids: [Int64]) throws -> [SectionSummary] {
-        guard !ids.isEmpty else { return [] }
-        let list = "{" + ids.map(String.init).joined(separator: ",") + "}"
-        return try conn.exec("""
-            SELECT s.id, s.start_timestamp_ms, count(g.id), coalesce(sum(g.duration_samples), 0)
-            FROM sections s LEFT JOIN segments g ON g.section_id = s.id
-            WHERE s.id = ANY($1::bigint[]) GROUP BY s.id ORDER BY s.id
-            """, [list]).map { r in
+    public func unreportedCompleteSections() throws -> [SectionSummary] {
+        try conn.exec(ReceiverSQL.unreported).map { r in
             SectionSummary(id: Int64(r[0]!)!, startTimestampMs: Int64(r[1]!)!, segments: Int64(r[2]!)!, durationSamples: Int64(r[3]!)!)
         }
+    }
+
+    public func markReported(_ ids: [Int64]) throws {
+        guard !ids.isEmpty else { return }
+        try conn.exec("UPDATE sections SET reported = 1 WHERE id = ANY($1::bigint[])", ["{" + ids.map(String.init).joined(separator: ",") + "}"])
     }
 
     public func tryLock() throws -> Bool {
@@ -225,23 +232,21 @@ public final class SQLiteReceiverShowDB: ReceiverShowDB {
         try db.transaction { for (k, v) in pairs { try store.setMetadata(k, v) } }
     }
 
-    public func upsertSections(_ sections: [SectionInfo]) throws {
+    public func upsertSections(_ sections: [SectionInfo], segmentIDOffset: Int64) throws {
         guard !sections.isEmpty else { return }
         try db.transaction {
-            let s = try db.prepare("""
-                INSERT INTO sections (id, start_timestamp_ms, is_open, end_timestamp_ms, finish_reason) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET start_timestamp_ms = excluded.start_timestamp_ms, is_open = excluded.is_open,
-                  end_timestamp_ms = excluded.end_timestamp_ms, finish_reason = excluded.finish_reason
-                """)
+            let s = try db.prepare(ReceiverSQL.upsertSection)
             for x in sections {
                 try s.bind([.int(x.id), .int(x.startTimestampMs), .int(x.isOpen ? 1 : 0),
-                            x.endTimestampMs.map { .int($0) } ?? .null, x.finishReason.map { .text($0) } ?? .null])
+                            x.endTimestampMs.map { .int($0) } ?? .null, x.finishReason.map { .text($0) } ?? .null,
+                            x.lastSegmentID.map { .int($0 + segmentIDOffset) } ?? .null])
                 while try s.step() {}
             }
+            try db.execute(ReceiverSQL.markComplete)
         }
     }
 
-    public func commitChunk(_ segments: [SegmentRecord], titles: [TitleRecord], lastSyncedID: Int64) throws {
+    public func commitChunk(_ segments: [SegmentRecord], lastSyncedID: Int64) throws {
         try db.transaction {
             let s = try db.prepare("""
                 INSERT INTO segments (id, timestamp_ms, is_timestamp_from_source, audio_data, section_id, duration_samples)
@@ -252,8 +257,8 @@ public final class SQLiteReceiverShowDB: ReceiverShowDB {
                             .int(g.durationSamples)])
                 while try s.step() {}
             }
-            try insertTitlesInTransaction(titles)
             try store.setMetadata(MetaKey.lastSyncedID, String(lastSyncedID))
+            try db.execute(ReceiverSQL.markComplete)
         }
     }
 
@@ -268,36 +273,45 @@ public final class SQLiteReceiverShowDB: ReceiverShowDB {
         }
     }
 
-    public func insertTitles(_ titles: [TitleRecord]) throws {
-        guard !titles.isEmpty else { return }
-        try db.transaction { try insertTitlesInTransaction(titles) }
+    public func insertTitles(_ titles: [TitleRecord], titlesSyncedID: Int64) throws {
+        try db.transaction {
+            try insertTitlesInTransaction(titles)
+            try store.setMetadata(MetaKey.titlesSyncedID, String(titlesSyncedID))
+        }
     }
 
     public func maxTitleID() throws -> Int64 { try db.scalar("SELECT coalesce(max(id), 0) FROM titles")?.int ?? 0 }
     public func maxSegmentID() throws -> Int64 { try db.scalar("SELECT coalesce(max(id), 0) FROM segments")?.int ?? 0 }
     public func maxSectionID() throws -> Int64? { try db.scalar("SELECT max(id) FROM sections")?.int }
-    public func hasSection(_ id: Int64) throws -> Bool { try db.scalar("SELECT 1 FROM sections WHERE id = ?", [.int(id)]) != nil }
+    public func sectionIDs() throws -> Set<Int64> {
+        let s = try db.prepare("SELECT id FROM sections")
+        var out = Set<Int64>()
+        while try s.step() { out.insert(s.int(0)) }
+        return out
+    }
 
-    public func openSectionIDs() throws -> [Int64] {
-        let s = try db.prepare("SELECT id FROM sections WHERE is_open = 1")
+    public func incompleteSectionIDs() throws -> [Int64] {
+        let s = try db.prepare(ReceiverSQL.incomplete)
         var out: [Int64] = []
         while try s.step() { out.append(s.int(0)) }
         return out
     }
 
-    public func summaries(_ ids: [Int64]) throws -> [SectionSummary] {
-        let s = try db.prepare("""
-            SELECT s.id, s.start_timestamp_ms, count(g.id), coalesce(sum(g.duration_samples), 0)
-            FROM sections s LEFT JOIN segments g ON g.section_id = s.id WHERE s.id = ? GROUP BY s.id
-            """)
+    public func unreportedCompleteSections() throws -> [SectionSummary] {
+        let s = try db.prepare(ReceiverSQL.unreported)
         var out: [SectionSummary] = []
-        for id in ids {
-            try s.bind([.int(id)])
-            if try s.step() {
-                out.append(SectionSummary(id: s.int(0), startTimestampMs: s.int(1), segments: s.int(2), durationSamples: s.int(3)))
+        while try s.step() { out.append(SectionSummary(id: s.int(0), startTimestampMs: s.int(1), segments: s.int(2), durationSamples: s.int(3))) }
+        return out
+    }
+
+    public func markReported(_ ids: [Int64]) throws {
+        try db.transaction {
+            let s = try db.prepare("UPDATE sections SET reported = 1 WHERE id = ?")
+            for id in ids {
+                try s.bind([.int(id)])
+                while try s.step() {}
             }
         }
-        return out
     }
 
     public func tryLock() throws -> Bool {
@@ -318,6 +332,37 @@ public final class SQLiteReceiverShowDB: ReceiverShowDB {
             lockFD = -1
         }
     }
+}
+
+/// Receiver statements whose text is the same on both backends (`?N` placeholders become `$N`
+/// for PostgreSQL).
+enum ReceiverSQL {
+    /// A section arrives (or comes again) open; `markComplete` closes it once the recorder has
+    /// closed it and its last segment is here. `reported` is cleared when the recorder's last
+    /// segment of it changed, so a section that grew is reported again.
+    static let upsertSection = """
+        INSERT INTO sections (id, start_timestamp_ms, is_open, end_timestamp_ms, finish_reason, source_is_open, last_segment_id, reported)
+        VALUES (?1, ?2, 1, ?4, ?5, ?3, ?6, 0)
+        ON CONFLICT (id) DO UPDATE SET start_timestamp_ms = excluded.start_timestamp_ms, is_open = 1,
+          end_timestamp_ms = excluded.end_timestamp_ms, finish_reason = excluded.finish_reason,
+          source_is_open = excluded.source_is_open, last_segment_id = excluded.last_segment_id,
+          reported = CASE WHEN sections.last_segment_id IS NULL OR sections.last_segment_id = excluded.last_segment_id
+                          THEN sections.reported ELSE 0 END
+        """
+
+    static let markComplete = """
+        UPDATE sections SET is_open = 0
+        WHERE is_open = 1 AND source_is_open = 0 AND last_segment_id IS NOT NULL
+          AND EXISTS (SELECT 1 FROM segments g WHERE g.id = sections.last_segment_id)
+        """
+
+    static let incomplete = "SELECT id FROM sections WHERE is_open = 1 OR last_segment_id IS NULL ORDER BY id"
+
+    static let unreported = """
+        SELECT s.id, s.start_timestamp_ms, count(g.id), coalesce(sum(g.duration_samples), 0)
+        FROM sections s LEFT JOIN segments g ON g.section_id = s.id
+        WHERE s.is_open = 0 AND s.reported = 0 GROUP BY s.id, s.start_timestamp_ms ORDER BY s.id
+        """
 }
 
 public enum PGSchema {

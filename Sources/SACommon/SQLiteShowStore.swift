@@ -69,6 +69,7 @@ public final class SQLiteShowStore: RecordingStore {
         if !exists && !create {
             throw SAError(.noInput, code: "not_found", "database \(path) does not exist")
         }
+        if exists && !create { try SQLiteShowStore.requireShowDatabase(path) }
         db = try SQLiteDatabase(path: path, readOnly: readOnly, create: create)
         if readOnly {
             try db.execute("PRAGMA foreign_keys = ON")
@@ -85,6 +86,24 @@ public final class SQLiteShowStore: RecordingStore {
         }
         try db.execute("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL")
         try migrate()
+    }
+
+    /// Refuses, before anything is written (no migration, no WAL switch), a file that is not one
+    /// of our show databases: some other SQLite file named by mistake or on purpose.
+    public static func requireShowDatabase(_ path: String) throws {
+        let probe = try SQLiteDatabase(path: path, readOnly: true, create: false)
+        let hasMeta: Int64?
+        do {
+            hasMeta = try probe.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'metadata'")?.int
+        } catch {
+            throw SAError(.dataError, code: "not_a_show_database", "\(path) is not a SQLite database")
+        }
+        let ok = hasMeta == 1
+            && (try? probe.scalar("SELECT count(*) FROM metadata WHERE key IN ('unique_id', 'audio_format')")?.int) == 2
+        guard ok else {
+            throw SAError(.dataError, code: "not_a_show_database",
+                          "\(path) is not a save_audio_stream show database (no unique_id and audio_format in its metadata); left untouched")
+        }
     }
 
     public var schemaVersion: Int {

@@ -3,7 +3,7 @@ import Foundation
 /// The one definition of the show database schema. Each migration moves a database from
 /// version N-1 to N; opening an older database applies the missing ones in order.
 public enum Schema {
-    public static let currentVersion = 3
+    public static let currentVersion = 4
 
     /// SQLite migrations, index 0 = version 1.
     static let sqliteMigrations: [String] = [
@@ -60,6 +60,19 @@ public enum Schema {
             sha256 TEXT NOT NULL,
             pushed_at_ms BIGINT NOT NULL
         );
+        """,
+        // 4: completeness on receivers and what an export held.
+        // sections.is_open on a receiver means "not complete here": the recorder has not closed
+        // the section (source_is_open) or its last segment (last_segment_id, in local ids) has
+        // not arrived yet. `reported` marks sections a section_synced record was written for.
+        // exports.duration_samples is the audio the exported file holds, so a section that
+        // gained audio since is exported again.
+        """
+        ALTER TABLE sections ADD COLUMN source_is_open INTEGER;
+        ALTER TABLE sections ADD COLUMN last_segment_id BIGINT;
+        ALTER TABLE sections ADD COLUMN reported INTEGER NOT NULL DEFAULT 0;
+        UPDATE sections SET source_is_open = is_open, reported = 1 - is_open;
+        ALTER TABLE exports ADD COLUMN duration_samples BIGINT;
         """,
     ]
 

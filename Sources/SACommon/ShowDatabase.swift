@@ -5,6 +5,8 @@ import Foundation
 /// JSON lines carry: a file path or a `postgres://` URL without password.
 public protocol ShowDatabase: AnyObject {
     var location: String { get }
+    /// False once the connection is known to be dead (the server restarted); never reused then.
+    var isUsable: Bool { get }
     func metadata() throws -> [String: String]
     func sections() throws -> [SectionInfo]
     func section(_ id: Int64) throws -> SectionInfo?
@@ -17,8 +19,10 @@ public protocol ShowDatabase: AnyObject {
     func timeline(section: Int64) throws -> [(id: Int64, timestampMs: Int64, durationSamples: Int64)]
     /// One segment with its audio, or nil.
     func segment(_ id: Int64) throws -> SegmentRecord?
-    func recordExport(section: Int64, filePath: String, format: String, bytes: Int64, sha256: String) throws
-    func exportedSectionIDs() throws -> Set<Int64>
+    /// Records that a finished section was exported holding `durationSamples` of audio.
+    func recordExport(section: Int64, filePath: String, format: String, bytes: Int64, sha256: String, durationSamples: Int64) throws
+    /// Exported sections and the audio their files hold (-1 when an older version did not say).
+    func exportedDurations() throws -> [Int64: Int64]
     func recordPush(section: Int64, filePath: String, remotePath: String, host: String, bytes: Int64, sha256: String) throws
     func pushedSectionIDs() throws -> Set<Int64>
     /// Audio bytes and segment count of sections, for retention reports.
@@ -56,6 +60,7 @@ public final class SQLiteShowDatabase: ShowDatabase {
     public var location: String { store.location }
 
     public init(store: SQLiteShowStore) { self.store = store }
+    public var isUsable: Bool { true }
 
     public func metadata() throws -> [String: String] { try store.allMetadata() }
 
@@ -128,18 +133,20 @@ public final class SQLiteShowDatabase: ShowDatabase {
         return out
     }
 
-    public func recordExport(section: Int64, filePath: String, format: String, bytes: Int64, sha256: String) throws {
+    public func recordExport(section: Int64, filePath: String, format: String, bytes: Int64, sha256: String, durationSamples: Int64) throws {
         try db.run("""
-            INSERT INTO exports (section_id, file_path, format, bytes, sha256, exported_at_ms) VALUES (?, ?, ?, ?, ?, ?)
+            INSERT INTO exports (section_id, file_path, format, bytes, sha256, exported_at_ms, duration_samples) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (section_id) DO UPDATE SET file_path = excluded.file_path, format = excluded.format,
-              bytes = excluded.bytes, sha256 = excluded.sha256, exported_at_ms = excluded.exported_at_ms
-            """, [.int(section), .text(filePath), .text(format), .int(bytes), .text(sha256), .int(Int64(Date().timeIntervalSince1970 * 1000))])
+              bytes = excluded.bytes, sha256 = excluded.sha256, exported_at_ms = excluded.exported_at_ms,
+              duration_samples = excluded.duration_samples
+            """, [.int(section), .text(filePath), .text(format), .int(bytes), .text(sha256), .int(Int64(Date().timeIntervalSince1970 * 1000)),
+                  .int(durationSamples)])
     }
 
-    public func exportedSectionIDs() throws -> Set<Int64> {
-        let s = try db.prepare("SELECT section_id FROM exports")
-        var out = Set<Int64>()
-        while try s.step() { out.insert(s.int(0)) }
+    public func exportedDurations() throws -> [Int64: Int64] {
+        let s = try db.prepare("SELECT section_id, coalesce(duration_samples, -1) FROM exports")
+        var out: [Int64: Int64] = [:]
+        while try s.step() { out[s.int(0)] = s.int(1) }
         return out
     }
 
@@ -194,6 +201,7 @@ public final class PGShowDatabase: ShowDatabase {
     public var location: String { conn.url.display }
 
     public init(conn: PGConnection) { self.conn = conn }
+    public var isUsable: Bool { conn.isAlive }
 
     public func metadata() throws -> [String: String] { try PGSchema.metadata(conn) }
 
@@ -266,16 +274,22 @@ public final class PGShowDatabase: ShowDatabase {
         }
     }
 
-    public func recordExport(section: Int64, filePath: String, format: String, bytes: Int64, sha256: String) throws {
+    public func recordExport(section: Int64, filePath: String, format: String, bytes: Int64, sha256: String, durationSamples: Int64) throws {
         try conn.exec("""
-            INSERT INTO exports (section_id, file_path, format, bytes, sha256, exported_at_ms) VALUES ($1, $2, $3, $4, $5, $6)
+            INSERT INTO exports (section_id, file_path, format, bytes, sha256, exported_at_ms, duration_samples) VALUES ($1, $2, $3, $4, $5, $6, $7)
             ON CONFLICT (section_id) DO UPDATE SET file_path = excluded.file_path, format = excluded.format,
-              bytes = excluded.bytes, sha256 = excluded.sha256, exported_at_ms = excluded.exported_at_ms
-            """, [String(section), filePath, format, String(bytes), sha256, String(Int64(Date().timeIntervalSince1970 * 1000))])
+              bytes = excluded.bytes, sha256 = excluded.sha256, exported_at_ms = excluded.exported_at_ms,
+              duration_samples = excluded.duration_samples
+            """, [String(section), filePath, format, String(bytes), sha256, String(Int64(Date().timeIntervalSince1970 * 1000)),
+                  String(durationSamples)])
     }
 
-    public func exportedSectionIDs() throws -> Set<Int64> {
-        Set(try conn.exec("SELECT section_id FROM exports").compactMap { $0[0].flatMap { Int64($0) } })
+    public func exportedDurations() throws -> [Int64: Int64] {
+        var out: [Int64: Int64] = [:]
+        for r in try conn.exec("SELECT section_id, coalesce(duration_samples, -1) FROM exports") {
+            if let id = r[0].flatMap({ Int64($0) }) { out[id] = r[1].flatMap { Int64($0) } ?? -1 }
+        }
+        return out
     }
 
     public func recordPush(section: Int64, filePath: String, remotePath: String, host: String, bytes: Int64, sha256: String) throws {

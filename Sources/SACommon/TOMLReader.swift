@@ -28,6 +28,10 @@ final class TOMLReader {
         } catch {
             throw SAError.config("cannot read config file \(file) as UTF-8 text")
         }
+        // TOML allows NUL only as an escape; the parser's C strings would silently cut a value there.
+        if text.utf8.contains(0) || text.range(of: #"\\(u0000|U00000000)"#, options: .regularExpression) != nil {
+            throw SAError.config("\(file): a NUL character (\\u0000) is not allowed in a config file")
+        }
         do {
             return TOMLReader(table: try TOMLTable(string: text), file: file)
         } catch let e as TOMLParseError {

@@ -46,6 +46,22 @@ public enum SectionExporter {
         return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
     }
 
+    /// `.{name}.tmp.{pid}` files of earlier runs that died before their rename.
+    static func removeStaleTemporaries(outputDir: String, name: String) {
+        let prefix = ".\(name).tmp."
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: outputDir) else { return }
+        for e in entries where e.hasPrefix(prefix) {
+            unlink((outputDir as NSString).appendingPathComponent(e))  // unlink never follows a link
+        }
+    }
+
+    static func syncDirectory(_ dir: String, _ ctx: [(String, JSONValue)]) throws {
+        let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw SAError(.ioError, code: "io", "cannot open \(dir): \(String(cString: strerror(errno)))", context: ctx) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw SAError(.ioError, code: "io", "fsync of \(dir) failed: \(String(cString: strerror(errno)))", context: ctx) }
+    }
+
     public static func export(database: any ShowDatabase, sectionID: Int64, outputDir: String,
                               includeOpen: Bool = false, recordBookkeeping: Bool = true) throws -> ExportResult {
         let ctx: [(String, JSONValue)] = [("db", .string(database.location)), ("section_id", .int(sectionID))]
@@ -53,7 +69,13 @@ public enum SectionExporter {
         guard let format = AudioFormat(rawValue: meta[MetaKey.audioFormat] ?? "") else {
             throw SAError(.dataError, code: "bad_database", "\(database.location) has no valid audio_format", context: ctx)
         }
-        let show = meta[MetaKey.name] ?? "show"
+        // The name becomes part of a path: a database's metadata is input like any other.
+        let show: String
+        do {
+            show = try ShowName.validate(meta[MetaKey.name] ?? "")
+        } catch let e as SAError {
+            throw SAError(.dataError, code: "bad_show_name", "\(database.location): metadata name: \(e.message)", context: ctx)
+        }
         guard let section = try database.section(sectionID), section.segments > 0 else {
             throw SAError(.dataError, code: "not_found", "no section \(sectionID) with audio in \(database.location)",
                           context: [("show", .string(show))] + ctx)
@@ -71,7 +93,7 @@ public enum SectionExporter {
 
         // One export of a file at a time: a lock beside it, released by the kernel on exit.
         let lockPath = (outputDir as NSString).appendingPathComponent(".\(name).lock")
-        let lockFD = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let lockFD = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard lockFD >= 0 else { throw SAError(.cantCreate, code: "io", "cannot create \(lockPath)", context: ctx) }
         defer { close(lockFD) }
         guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
@@ -79,9 +101,14 @@ public enum SectionExporter {
                           context: [("show", .string(show))] + ctx)
         }
 
+        // Holding the lock, any temporary file of this name is left over from a killed run.
+        removeStaleTemporaries(outputDir: outputDir, name: name)
         let tmpPath = (outputDir as NSString).appendingPathComponent(".\(name).tmp.\(getpid())")
-        guard let file = fopen(tmpPath, "wb") else {
-            throw SAError(.cantCreate, code: "io", "cannot write \(tmpPath): \(String(cString: strerror(errno)))", context: ctx)
+        // Created here and now, never through a planted symbolic link or into someone's file.
+        let fd = open(tmpPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0, let file = fdopen(fd, "wb") else {
+            let err = String(cString: strerror(errno))
+            throw SAError(.cantCreate, code: "io", "cannot create \(tmpPath): \(err)", context: ctx)
         }
         // Large writes: a page is ~4 KiB, the file may be hundreds of MB.
         setvbuf(file, nil, _IOFBF, 1 << 20)
@@ -129,13 +156,21 @@ public enum SectionExporter {
         closed = true
         let digest = hasher.hexDigest()
         var status = "written"
-        if FileManager.default.fileExists(atPath: finalPath), SHA256Hasher.hex(ofFile: finalPath) == digest {
+        var st = stat()
+        if lstat(finalPath, &st) == 0, st.st_mode & S_IFMT == S_IFREG, SHA256Hasher.hex(ofFile: finalPath) == digest {
             status = "exists"
-        } else if rename(tmpPath, finalPath) != 0 {
-            throw SAError(.cantCreate, code: "io", "cannot rename to \(finalPath): \(String(cString: strerror(errno)))", context: ctx)
+        } else {
+            if rename(tmpPath, finalPath) != 0 {
+                throw SAError(.cantCreate, code: "io", "cannot rename to \(finalPath): \(String(cString: strerror(errno)))", context: ctx)
+            }
+            // The rename itself is durable only once the directory is.
+            try syncDirectory(outputDir, ctx)
         }
-        if recordBookkeeping {
-            try database.recordExport(section: sectionID, filePath: finalPath, format: format.rawValue, bytes: bytes, sha256: digest)
+        // Only a finished (on a receiver: complete) section is recorded as exported: the file of
+        // an open one holds less audio than the section will, and must be made again.
+        if recordBookkeeping && !section.isOpen {
+            try database.recordExport(section: sectionID, filePath: finalPath, format: format.rawValue, bytes: bytes, sha256: digest,
+                                      durationSamples: section.durationSamples)
         }
         return ExportResult(show: show, db: database.location, sectionID: sectionID, filePath: finalPath, format: format.rawValue,
                             durationSeconds: Double(section.durationSamples) / Double(rate), bytes: bytes, sha256: digest, status: status)

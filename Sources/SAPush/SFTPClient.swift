@@ -148,6 +148,12 @@ public final class SFTPClient {
             guard FileManager.default.isReadableFile(atPath: path) else {
                 throw SAError.config("[sftp.\(profile)] private_key \(path) cannot be read")
             }
+            // As ssh does: a key others can read is no longer a secret, so it is not used.
+            var st = stat()
+            if stat(path, &st) == 0, st.st_mode & 0o077 != 0 {
+                throw SAError.config(String(format: "[sftp.%@] private_key %@ is accessible by group or others (mode %03o); run: chmod 600 %@",
+                                            profile, path, Int(st.st_mode & 0o777), path))
+            }
             let passphrase = try credentials.value(.sftp, profile: profile, field: "passphrase") ?? ""
             if sa_ssh_auth_key(session, config.username, path, passphrase) == 0 { return }
             if password == nil {

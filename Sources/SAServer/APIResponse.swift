@@ -22,6 +22,8 @@ struct APIError: Error {
             case "conflict", "locked": return APIError(status: .conflict, message: e.message)
             case "bad_param", "bad_show_name", "usage": return .badRequest(e.message)
             case "auth": return APIError(status: .unauthorized, message: e.message)
+            case "unavailable": return APIError(status: .serviceUnavailable, message: e.message)
+            case "not_a_show_database": return .notFound(e.message)
             default: return APIError(status: .internalServerError, message: e.message)
             }
         }
@@ -31,7 +33,7 @@ struct APIError: Error {
 
 enum API {
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
-        let bytes = Array((value.serialized() + "\n").utf8)
+        let bytes = Array((Redaction.userinfo(value.serialized()) + "\n").utf8)
         return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
@@ -64,7 +66,10 @@ public struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.uri.path == "/api/health" { return try await next(request, context) }
         let header = request.headers[.authorization] ?? ""
-        guard header.hasPrefix("Bearer "), constantTimeEqual(String(header.dropFirst(7)), token) else {
+        // The scheme name is case-insensitive (RFC 9110 §11.1); the token is not.
+        let scheme = header.prefix(7).lowercased()
+        let presented = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
+        guard scheme == "bearer ", constantTimeEqual(presented, token) else {
             var r = API.error(APIError(status: .unauthorized, message: header.isEmpty ? "missing bearer token" : "wrong bearer token"))
             r.headers[.wwwAuthenticate] = "Bearer"
             return r

@@ -313,8 +313,11 @@ enum FileResponder {
             }
             if !ok || start >= size {
                 headers[.contentRange] = "bytes */\(size)"
-                return Response(status: .rangeNotSatisfiable, headers: headers,
-                                body: ResponseBody(byteBuffer: ByteBuffer(string: "{\"error\":\"range \(range) not satisfiable for \(size) bytes\"}")))
+                // The client's header is not echoed: the message says what was wrong, as JSON.
+                var r = API.json(.object([("error", .string("range not satisfiable for \(size) bytes"))]), status: .rangeNotSatisfiable)
+                for f in headers { r.headers[f.name] = f.value }
+                r.headers[.contentType] = "application/json; charset=utf-8"
+                return r
             }
             status = .partialContent
             headers[.contentRange] = "bytes \(start)-\(end)/\(size)"

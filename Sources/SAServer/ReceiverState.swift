@@ -70,8 +70,8 @@ public final class ReceiverState: @unchecked Sendable {
         case .sqlite(let dir): db = (dir as NSString).appendingPathComponent(name + ".sqlite")
         }
         let password = self.password
-        _ = try ShowDatabases.open(db: db, password: password, readOnly: true)  // fail now, not per request
         let opened = PooledDatabase(size: 4) { try ShowDatabases.open(db: db, password: password, readOnly: true) }
+        try opened.with { _ in }  // fail now, not per request
         lock.lock()
         defer { lock.unlock() }
         if let d = databases[show] { return d }
@@ -132,7 +132,9 @@ public final class ReceiverState: @unchecked Sendable {
         lastShows = passShows.keys.sorted().map { passShows[$0]! }
         passes += 1
         namesCache = nil  // a pass may have created a show database
+        let pools = Array(databases.values)
         lock.unlock()
+        for p in pools { p.invalidateCaches() }
     }
 
     /// The background loop: a pass at start, then every interval (a manual pass in between
@@ -160,6 +162,7 @@ public final class ReceiverState: @unchecked Sendable {
             ("last_error", lastError.map { .string($0) } ?? .null),
             ("sync_interval_seconds", .int(Int64(config.syncIntervalSeconds))), ("remote_url", .string(config.remoteURL)),
             ("shows", .array(lastShows)),
+            ("database_errors", .object(databases.keys.sorted().compactMap { k in databases[k]!.currentError.map { (k, .string($0)) } })),
         ])
     }
 }
@@ -167,12 +170,26 @@ public final class ReceiverState: @unchecked Sendable {
 /// A small pool of connections to one show database, opened on demand (up to `size`) and
 /// reused; each connection runs one query at a time. Requests never open a connection of
 /// their own once the pool has it.
+///
+/// A database that went away (PostgreSQL restarted or stopped) costs no crash and no stuck
+/// pool: a connection found dead is dropped with every idle one (they died together), the
+/// request is tried once more on a new connection, and while new connections fail they are
+/// attempted at most once per backoff step (0.25 s doubling to 5 s), failing fast in between,
+/// so the pool serves again within seconds of the server's return.
 public final class PooledDatabase: @unchecked Sendable {
     private let lock = NSLock()
     private let open: () throws -> any ShowDatabase
     private var idle: [any ShowDatabase] = []
-    private var count = 0
     private let slots: DispatchSemaphore
+    private var backoff: TimeInterval = 0
+    private var nextAttempt = Date.distantPast
+    private var lastError: String?
+    /// The last error opening or using the database, nil once it answers again.
+    public var currentError: String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return lastError
+    }
     /// Immutable facts cached per show: metadata and finished sections' timelines.
     private var cachedMetadata: [String: String]?
     private var timelines: [Int64: (last: Int64, rows: [(id: Int64, timestampMs: Int64, durationSamples: Int64)])] = [:]
@@ -185,16 +202,73 @@ public final class PooledDatabase: @unchecked Sendable {
     public func with<T>(_ body: (any ShowDatabase) throws -> T) throws -> T {
         slots.wait()
         defer { slots.signal() }
-        lock.lock()
-        var db = idle.popLast()
-        lock.unlock()
-        if db == nil { db = try open() }
-        defer {
-            lock.lock()
-            idle.append(db!)
-            lock.unlock()
+        do {
+            return try attempt(body)
+        } catch let e as SAError where e.code == "unavailable" && !e.message.contains("retrying in") {
+            // The connection died under the request (a server restart): once more, afresh.
+            return try attempt(body)
         }
-        return try body(db!)
+    }
+
+    private func attempt<T>(_ body: (any ShowDatabase) throws -> T) throws -> T {
+        lock.lock()
+        let reused = idle.popLast()
+        lock.unlock()
+        let db = try reused ?? connect()
+        do {
+            let v = try body(db)
+            lock.lock()
+            idle.append(db)
+            lastError = nil
+            lock.unlock()
+            return v
+        } catch {
+            lock.lock()
+            if db.isUsable {
+                idle.append(db)
+            } else {
+                idle.removeAll()
+                lastError = SAError.from(error).message
+            }
+            lock.unlock()
+            throw error
+        }
+    }
+
+    private func connect() throws -> any ShowDatabase {
+        lock.lock()
+        let wait = nextAttempt.timeIntervalSinceNow
+        let last = lastError
+        lock.unlock()
+        if wait > 0 {
+            throw SAError(.unavailable, code: "unavailable",
+                          "database unavailable: \(last ?? "connection failed"); retrying in \(String(format: "%.1f", wait)) s")
+        }
+        do {
+            let db = try open()
+            lock.lock()
+            backoff = 0
+            nextAttempt = .distantPast
+            lock.unlock()
+            return db
+        } catch {
+            let e = SAError.from(error)
+            lock.lock()
+            backoff = min(max(0.25, backoff * 2), 5)
+            nextAttempt = Date().addingTimeInterval(backoff)
+            lastError = e.message
+            lock.unlock()
+            throw e
+        }
+    }
+
+    /// Forgets cached metadata and timelines (after a sync pass, which may have replaced the
+    /// source and its id offsets).
+    public func invalidateCaches() {
+        lock.lock()
+        cachedMetadata = nil
+        timelines.removeAll()
+        lock.unlock()
     }
 
     public func metadata() throws -> [String: String] {

@@ -150,6 +150,9 @@ public enum RecorderAPI {
         let reader: ShowReader
         do {
             reader = try ShowReader(path: path, name: name)
+        } catch let e as SAError where e.code == "not_a_show_database" {
+            // Some other SQLite file, or a database whose recorder is creating it this instant.
+            throw APIError.notFound("unknown show '\(name)'")
         } catch {
             throw APIError(status: .internalServerError, message: "cannot open the database of '\(name)'")
         }

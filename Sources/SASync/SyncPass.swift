@@ -57,7 +57,7 @@ public final class SyncPass {
         var err = e
         if let show, !err.context.contains(where: { $0.0 == "show" }) { err.context.insert(("show", .string(show)), at: 0) }
         output.write(err.record)
-        fputs("sa-pull: error: \(show.map { "\($0): " } ?? "")\(err.message)\n", stderr)
+        fputs(Redaction.userinfo("sa-pull: error: \(show.map { "\($0): " } ?? "")\(err.message)") + "\n", stderr)
         return err.status
     }
 
@@ -148,21 +148,26 @@ public final class SyncPass {
             last = 0
         }
 
-        // Sections: new ones with segments to come, and open ones here that may have closed.
-        let open = Set(try db.openSectionIDs())
+        // Sections: new ones with segments to come, and those not complete here yet (the
+        // recorder may have closed them, or their last segments may be among the new ones).
+        let segmentOffset = Int64(local[MetaKey.segmentIDOffset] ?? "0") ?? 0
+        let titleOffset = Int64(local[MetaKey.titleIDOffset] ?? "0") ?? 0
+        let incomplete = Set(try db.incompleteSectionIDs())
         var known = Set<Int64>()
-        let wanted = remoteSections.filter { ($0.lastSegmentID ?? 0) > last || open.contains($0.id) }
-        try db.upsertSections(wanted)
+        let wanted = remoteSections.filter { ($0.lastSegmentID ?? 0) > last || incomplete.contains($0.id) }
+        try db.upsertSections(wanted, segmentIDOffset: segmentOffset)
         known.formUnion(wanted.map(\.id))
         var sectionsByID = Dictionary(remoteSections.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
 
-        let segmentOffset = Int64(local[MetaKey.segmentIDOffset] ?? "0") ?? 0
-        let titleOffset = Int64(local[MetaKey.titleIDOffset] ?? "0") ?? 0
+        // Whatever happens below, every section that is complete here and was never reported
+        // is reported: from stored state, not from what this pass touched.
+        var reportedAlready = false
+        defer { if !reportedAlready { try? reportCompleteSections(show, db, format: remoteFormat) } }
+
         let fromID = last + 1
         var start = fromID
         var segments = 0
         var bytes = 0
-        var touched = Set<Int64>(open)
         if let minID, minID > start {
             if last > 0 { emitGap(show, db, from: start, to: minID - 1) }
             start = minID
@@ -182,39 +187,70 @@ public final class SyncPass {
                 guard add.count == missing.count else {
                     throw SAError(.unavailable, code: "bad_response", "segments of \(show) refer to sections the recorder does not list")
                 }
-                try db.upsertSections(add)
+                try db.upsertSections(add, segmentIDOffset: segmentOffset)
                 known.formUnion(missing)
             }
             let stored = segmentOffset == 0 ? chunk : chunk.map { var r = $0; r.id += segmentOffset; return r }
-            try db.commitChunk(stored, titles: [], lastSyncedID: lastInChunk.id)
+            try db.commitChunk(stored, lastSyncedID: lastInChunk.id)
             segments += chunk.count
             bytes += chunk.reduce(0) { $0 + $1.audio.count }
-            touched.formUnion(chunk.map(\.sectionID))
             start = lastInChunk.id + 1
             if options.progress { drawProgress(show, done: Int64(segments), total: total) }
         }
         if options.progress { fputs("\n", stderr) }
-        let titlesSynced = Int64(try db.metadata()[MetaKey.titlesSyncedID] ?? "0") ?? 0
-        let newTitles = try remote.titles(show: show, afterID: titlesSynced)
-        if let lastTitle = newTitles.last {
-            try db.insertTitles(newTitles.map { var t = $0; t.id += titleOffset; return t })
-            try db.setMetadata([(MetaKey.titlesSyncedID, String(lastTitle.id))])
-        }
+        try syncTitles(show, db, titleOffset: titleOffset, sectionsByID: &sectionsByID)
 
-        for s in try db.summaries(touched.sorted()) {
-            let remoteInfo = sectionsByID[s.id]
-            let complete = remoteInfo.map { !$0.isOpen && $0.segments == s.segments } ?? false
-            let rate = remoteFormat == "aac" ? 16000 : 48000
-            output.write(.object([("type", "section_synced"), ("show", .string(show)), ("db", .string(db.location)),
-                                  ("section_id", .int(s.id)), ("start_timestamp_ms", .int(s.startTimestampMs)),
-                                  ("segments", .int(s.segments)), ("duration_ms", .int(s.durationSamples * 1000 / Int64(rate))),
-                                  ("complete", .bool(complete))]))
-        }
+        reportedAlready = true
+        try reportCompleteSections(show, db, format: remoteFormat)
         let lastSynced = Int64(try db.metadata()[MetaKey.lastSyncedID] ?? "0") ?? 0
         output.write(.object([("type", "show_synced"), ("show", .string(show)), ("db", .string(db.location)),
                               ("from_id", segments > 0 ? .int(fromID) : .null), ("to_id", segments > 0 ? .int(lastSynced) : .null),
                               ("segments", .int(Int64(segments))),
                               ("bytes", .int(Int64(bytes))), ("status", segments > 0 ? "synced" : "up_to_date")]))
+    }
+
+    /// Titles in recorder id order. A title whose section is not here yet stops the pass's
+    /// titles there (the next pass copies it with its section); one whose section the recorder
+    /// no longer has can never be stored and is passed over.
+    private func syncTitles(_ show: String, _ db: any ReceiverShowDB, titleOffset: Int64,
+                            sectionsByID: inout [Int64: SectionInfo]) throws {
+        let titlesSynced = Int64(try db.metadata()[MetaKey.titlesSyncedID] ?? "0") ?? 0
+        let newTitles = try remote.titles(show: show, afterID: titlesSynced).sorted { $0.id < $1.id }
+        guard !newTitles.isEmpty else { return }
+        let held = try db.sectionIDs()
+        var refreshed = false
+        var store: [TitleRecord] = []
+        var advanceTo = titlesSynced
+        for t in newTitles {
+            if held.contains(t.sectionID) {
+                store.append(t)
+                advanceTo = t.id
+                continue
+            }
+            if sectionsByID[t.sectionID] == nil && !refreshed {
+                for s in try remote.sections(show: show) { sectionsByID[s.id] = s }
+                refreshed = true
+            }
+            if sectionsByID[t.sectionID] != nil { break }  // its section comes with a later pass
+            advanceTo = t.id
+        }
+        if advanceTo > titlesSynced {
+            try db.insertTitles(store.map { var t = $0; t.id += titleOffset; return t }, titlesSyncedID: advanceTo)
+        }
+    }
+
+    /// One `section_synced` record per complete section not reported yet, then the mark; a
+    /// crash between the two reports it again (at least once, never never).
+    private func reportCompleteSections(_ show: String, _ db: any ReceiverShowDB, format: String) throws {
+        let rate = Int64(AudioFormat(rawValue: format)?.sampleRate ?? 48000)
+        let sections = try db.unreportedCompleteSections()
+        for s in sections {
+            output.write(.object([("type", "section_synced"), ("show", .string(show)), ("db", .string(db.location)),
+                                  ("section_id", .int(s.id)), ("start_timestamp_ms", .int(s.startTimestampMs)),
+                                  ("segments", .int(s.segments)), ("duration_ms", .int(s.durationSamples * 1000 / rate)),
+                                  ("complete", true)]))
+        }
+        try db.markReported(sections.map(\.id))
     }
 
     private func emitGap(_ show: String, _ db: any ReceiverShowDB, from: Int64, to: Int64) {

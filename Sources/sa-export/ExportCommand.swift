@@ -109,7 +109,7 @@ struct ExportRun {
 
     mutating func fail(_ e: SAError) {
         output.write(e.record)
-        fputs("sa-export: error: \(e.message)\n", stderr)
+        fputs(Redaction.userinfo("sa-export: error: \(e.message)") + "\n", stderr)
         if e.code == "conflict" { conflicts += 1 } else { failures += 1 }
         lastStatus = e.status
     }
@@ -131,7 +131,7 @@ struct ExportRun {
                                                     includeOpen: includeOpen)
             output.write(result.record)
         } catch let skipped as OpenSectionSkipped {
-            fputs("sa-export: note: \(skipped.message)\n", stderr)
+            fputs(Redaction.userinfo("sa-export: note: \(skipped.message)") + "\n", stderr)
         } catch {
             var e = SAError.from(error)
             if !e.context.contains(where: { $0.0 == "db" }) { e.context += [("db", .string(db)), ("section_id", .int(section))] }
@@ -148,9 +148,13 @@ struct ExportRun {
     mutating func pending(db: String) {
         do {
             let d = try database(db)
-            var done = try d.exportedSectionIDs()
-            if untilPushed { done.formIntersection(try d.pushedSectionIDs()) }
-            for s in try d.sections() where !s.isOpen && s.segments > 0 && !done.contains(s.id) {
+            let exported = try d.exportedDurations()
+            let pushed = untilPushed ? try d.pushedSectionIDs() : []
+            for s in try d.sections() where !s.isOpen && s.segments > 0 {
+                // Done when the file holds all the audio the section has now (and, with an
+                // archive target, was pushed); a section that gained audio is exported again.
+                let holdsAll = (exported[s.id] ?? -1) >= s.durationSamples
+                if holdsAll && (!untilPushed || pushed.contains(s.id)) { continue }
                 export(db: db, section: s.id)
             }
         } catch {
@@ -166,7 +170,7 @@ struct ExportRun {
         let sectionTypes: Set<String> = ["section_finished", "section_synced", "section"]
         guard type == nil || sectionTypes.contains(type!) else { return }
         if type == "section_synced", record["complete"]?.boolValue == false, !includeOpen {
-            fputs("sa-export: note: section \(record["section_id"]?.intValue ?? 0) of \(record["show"]?.stringValue ?? "?") is not complete yet; not exported\n", stderr)
+            fputs(Redaction.userinfo("sa-export: note: section \(record["section_id"]?.intValue ?? 0) of \(record["show"]?.stringValue ?? "?") is not complete yet; not exported") + "\n", stderr)
             return
         }
         guard let db = record["db"]?.stringValue, let section = record["section_id"]?.intValue else {

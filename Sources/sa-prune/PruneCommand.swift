@@ -33,7 +33,7 @@ struct PruneCommand: ParsableCommand {
 
     func validate() throws {
         if db != nil && (common.config != nil || !show.isEmpty) { throw ValidationError("use either --db or --config/--show") }
-        if let r = retentionHours, r < 1 { throw ValidationError("--retention-hours must be at least 1") }
+        if let r = retentionHours, !(1...1_000_000).contains(r) { throw ValidationError("--retention-hours must be 1 to 1000000, got \(r)") }
     }
 
     func run() throws {
@@ -73,7 +73,7 @@ struct PruneCommand: ParsableCommand {
                     var e = SAError.from(error)
                     e.context = [("show", .string(name)), ("db", .string(db))] + e.context
                     output.write(e.record)
-                    fputs("sa-prune: error: \(name): \(e.message)\n", stderr)
+                    fputs(Redaction.userinfo("sa-prune: error: \(name): \(e.message)") + "\n", stderr)
                     failed = true
                 }
             }

@@ -49,7 +49,7 @@ struct PushCommand: ParsableCommand {
                 } catch let e as SAError where ["not_found", "changed", "mismatch"].contains(e.code) {
                     // This file failed; the connection is fine, the others go on.
                     JSONLineWriter.stdout.write(e.record)
-                    fputs("sa-push: error: \(e.message)\n", stderr)
+                    fputs(Redaction.userinfo("sa-push: error: \(e.message)") + "\n", stderr)
                     failed = true
                 }
             }
@@ -58,14 +58,14 @@ struct PushCommand: ParsableCommand {
                     switch result {
                     case .failure(let e):
                         JSONLineWriter.stdout.write(e.record)
-                        fputs("sa-push: error: \(e.message)\n", stderr)
+                        fputs(Redaction.userinfo("sa-push: error: \(e.message)") + "\n", stderr)
                         failed = true
                     case .success(let r):
                         guard let path = r["file_path"]?.stringValue else {
                             if r["type"]?.stringValue == "exported" || r["type"] == nil {
                                 let e = SAError(.dataError, code: "missing_field", "a line without file_path: \(r.serialized().prefix(120))")
                                 JSONLineWriter.stdout.write(e.record)
-                                fputs("sa-push: error: \(e.message)\n", stderr)
+                                fputs(Redaction.userinfo("sa-push: error: \(e.message)") + "\n", stderr)
                                 failed = true
                             }
                             return

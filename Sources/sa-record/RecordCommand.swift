@@ -74,6 +74,12 @@ struct RecordCommand: ParsableCommand {
         if AudioFormat(rawValue: format) == nil { throw ValidationError("--format must be opus or aac, got '\(format)'") }
         if !(1...3600).contains(splitInterval) { throw ValidationError("--split-interval must be 1 to 3600 seconds") }
         if !(1...3600).contains(stallTimeout) { throw ValidationError("--stall-timeout must be 1 to 3600 seconds") }
+        if !(0...100_000_000).contains(minFreeMb) { throw ValidationError("--min-free-mb must be 0 to 100000000, got \(minFreeMb)") }
+        if let b = bitrate, !(6...320).contains(b) { throw ValidationError("--bitrate must be 6 to 320 kbit/s, got \(b)") }
+        if let start {
+            if input == nil { throw ValidationError("--start applies to --input") }
+            do { _ = try parseStart(start) } catch let e as SAError { throw ValidationError(e.message) }
+        }
     }
 
     func run() throws {
@@ -112,8 +118,16 @@ struct RecordCommand: ParsableCommand {
         return .ok
     }
 
+    /// Years 1970 to 9999: section ids are microseconds, so larger values would overflow.
+    static let startRange: ClosedRange<Int64> = 0...253_402_300_799_999
+
     private func parseStart(_ text: String) throws -> Int64 {
-        if let ms = Int64(text) { return ms }
+        if let ms = Int64(text) {
+            guard RecordCommand.startRange.contains(ms) else {
+                throw SAError.usage("--start \(text) is out of range: epoch milliseconds from 0 to \(RecordCommand.startRange.upperBound) (year 9999)")
+            }
+            return ms
+        }
         let f = ISO8601DateFormatter()
         for opts: ISO8601DateFormatter.Options in [[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime]] {
             f.formatOptions = opts
@@ -150,7 +164,7 @@ struct RecordCommand: ParsableCommand {
             if o.diskLow {
                 status = .ioError
             } else if o.sections == 0 && o.failedAttempts > 0 && !o.stoppedBySignal && status == .ok {
-                fputs("sa-record: error: \(show): nothing recorded; last failure: \(o.lastFailure ?? "unknown")\n", stderr)
+                fputs(Redaction.userinfo("sa-record: error: \(show): nothing recorded; last failure: \(o.lastFailure ?? "unknown")") + "\n", stderr)
                 status = .unavailable
             }
         }

@@ -21,6 +21,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Serve this one SQLite database read-only.", valueName: "file"))
     var db: String?
 
+    @Option(name: .long, help: ArgumentHelp("Close a connection that has not sent a complete request head this many seconds after connecting (default 10).", valueName: "seconds"))
+    var headerTimeout: Int = 10
+
+    @Option(name: .long, help: ArgumentHelp("Close a keep-alive connection idle this many seconds after its last response (default 60).", valueName: "seconds"))
+    var idleTimeout: Int = 60
+
     @Option(name: .long, help: ArgumentHelp("Port (default: api_port of the config, 17000).", valueName: "port"))
     var port: Int?
 
@@ -30,6 +36,8 @@ struct ServeCommand: AsyncParsableCommand {
     func validate() throws {
         if db != nil && common.config != nil { throw ValidationError("use either --config or --db, not both") }
         if let port, !(1...65535).contains(port) { throw ValidationError("--port must be 1 to 65535") }
+        if !(1...86400).contains(headerTimeout) { throw ValidationError("--header-timeout must be 1 to 86400 seconds") }
+        if !(1...86400).contains(idleTimeout) { throw ValidationError("--idle-timeout must be 1 to 86400 seconds") }
     }
 
     func run() async throws {
@@ -37,11 +45,11 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             status = try await serve()
         } catch let e as SAError {
-            fputs("sa-serve: error: \(e.message)\n", stderr)
+            fputs(Redaction.userinfo("sa-serve: error: \(e.message)") + "\n", stderr)
             status = e.status
         } catch {
             let text = String(describing: error)
-            fputs("sa-serve: error: \(text)\n", stderr)
+            fputs(Redaction.userinfo("sa-serve: error: \(text)") + "\n", stderr)
             status = text.contains("Address already in use") ? .unavailable : .software
         }
         if status != .ok { throw ExitCode(status.rawValue) }
@@ -98,7 +106,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var logger = SALog.logger("sa-serve")
         logger.logLevel = SALog.currentLevel
-        let app = Application(router: router,
+        let app = Application(router: HeadAsGet(router),
+                              server: .http1(configuration: .init(additionalChannelHandlers: [
+                                  ConnectionTimeoutHandler(headerTimeoutSeconds: headerTimeout, idleTimeoutSeconds: idleTimeout)])),
                               configuration: .init(address: .hostname(bind ?? host, port: port ?? listenPort), serverName: "sa-serve"),
                               logger: logger)
         // The receiver's first pass starts with the server; a failing remote never stops it serving.

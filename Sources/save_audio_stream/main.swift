@@ -25,7 +25,7 @@ func execTool(_ tool: String, _ toolArgs: [String]) -> Never {
     let path = toolPath(tool)
     let argv = ([path] + toolArgs).map { strdup($0) } + [nil]
     execv(path, argv)
-    fputs("save_audio_stream: cannot run \(path): \(String(cString: strerror(errno)))\n", stderr)
+    fputs(Redaction.userinfo("save_audio_stream: cannot run \(path): \(String(cString: strerror(errno)))") + "\n", stderr)
     exit(ExitStatus.unavailable.rawValue)
 }
 
@@ -63,7 +63,7 @@ case "record":
         try serve.run()
         try record.run()
     } catch {
-        fputs("save_audio_stream: \(error)\n", stderr)
+        fputs(Redaction.userinfo("save_audio_stream: \(error)") + "\n", stderr)
         if serve.isRunning { serve.terminate() }
         exit(ExitStatus.unavailable.rawValue)
     }

@@ -16,8 +16,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 
-ICECAST_PORT = 18611
-STUB_PORT = 18612
+# Fixed loopback ports; SA_TEST_PORT_BASE moves them all, so two test runs can share a machine.
+PORT_BASE = int(os.environ.get("SA_TEST_PORT_BASE", "18610"))
+ICECAST_PORT = PORT_BASE + 1
+STUB_PORT = PORT_BASE + 2
 
 
 def bin_path(tool):
@@ -120,6 +122,48 @@ def stub(media_dir):
     server.shutdown()
 
 
+SQLITE_SIBLINGS = ("-wal", "-shm", "-journal")
+
+
+def sqlite_fingerprint(path):
+    """What a database holds, as a reader sees it, plus the raw bytes of its -wal, -shm and
+    -journal files: a write that is still only in the WAL changes it, although the main file
+    does not change. The files are copied first (without the -shm, which SQLite rebuilds from
+    the WAL), and the copy is read, because even a read-only open of a WAL database leaves
+    -wal and -shm files behind. Returns a dict of digests, so a failing comparison shows which
+    part changed."""
+    import hashlib
+    import sqlite3
+
+    def sha(b):
+        return hashlib.sha256(b).hexdigest()
+    path = str(path)
+    out = {"file:main": "present" if os.path.exists(path) else "missing"}
+    for suffix in SQLITE_SIBLINGS:
+        if os.path.exists(path + suffix):
+            with open(path + suffix, "rb") as f:
+                out["file:" + suffix] = sha(f.read())
+    if not os.path.exists(path):
+        return out
+    with tempfile.TemporaryDirectory(prefix="sa-fingerprint-") as d:
+        copy = os.path.join(d, "db.sqlite")
+        for suffix in ("", "-wal", "-journal"):
+            if os.path.exists(path + suffix):
+                shutil.copyfile(path + suffix, copy + suffix)
+        con = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
+        try:
+            schema = con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").fetchall()
+            out["schema"] = sha(repr(schema).encode())
+            out["user_version"] = con.execute("PRAGMA user_version").fetchone()[0]
+            for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall():
+                q = '"' + name.replace('"', '""') + '"'
+                rows = sorted(repr(r) for r in con.execute(f"SELECT * FROM {q}"))
+                out["table:" + name] = f"{len(rows)} rows " + sha("\n".join(rows).encode())
+        finally:
+            con.close()
+    return out
+
+
 def run_tool(args, timeout=120, **kw):
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kw)
 
@@ -134,7 +178,7 @@ def stop_tool(p, sig=signal.SIGTERM, timeout=20):
     return p.returncode, out, err
 
 
-PG_PORT = 18613
+PG_PORT = PORT_BASE + 3
 
 
 class Postgres:
@@ -263,7 +307,7 @@ def receiver_config(tmp_path, recorder, db_url, shows=None, chunk_size=100, toke
     return str(path), prefix
 
 
-SSHD_PORT = 18614
+SSHD_PORT = PORT_BASE + 4
 SFTP_USER = "sapush"
 
 
