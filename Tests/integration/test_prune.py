@@ -154,3 +154,40 @@ def test_config_without_retention_for_a_show_is_refused(tmp_path):
     cfg.write_text("config_type = 'receiver'\nremote_url = 'http://127.0.0.1:9'\n[database]\nurl = 'sqlite:store'\n")
     r = run_tool([bin_path("sa-prune"), "--config", str(cfg), "--show", "x"])
     assert r.returncode == 64 and "retention_hours" in r.stderr
+
+
+def test_postgres_prune_makes_the_freed_space_reusable(tmp_path, media_dir, recorder, postgres):
+    """Pruning a receiver's old sections gives their space back to PostgreSQL (VACUUM): audio
+    pulled afterwards fills it instead of growing the database by its own size."""
+    tone = make_tone(os.path.join(media_dir, "prune_big.mp3"), 300, ["-c:a", "libmp3lame", "-b:a", "128k"], freq=640)
+    rec = recorder()
+    for off in (-31 * 86400, -30 * 86400, -29 * 86400):
+        r = run_tool([bin_path("sa-record"), "--input", tone, "--name", "big", "--output-dir", rec.out,
+                      "--start", iso(off), "--min-free-mb", "0"], timeout=300)
+        assert r.returncode == 0, r.stderr
+    rec.start()
+    cfg, prefix = receiver_config(tmp_path, rec, postgres.url)
+    dbname = f"save_audio_{prefix}_big"
+
+    def size():
+        postgres.psql(dbname, "CHECKPOINT")
+        return int(postgres.psql(dbname, "SELECT pg_total_relation_size('segments')")[0][0])
+    assert run_tool([bin_path("sa-pull"), "--config", cfg]).returncode == 0
+    before = size()
+    audio = int(postgres.psql(dbname, "SELECT sum(length(audio_data)) FROM segments")[0][0])
+    # The two oldest sections go; the third is the boundary that starts before the cutoff.
+    r = run_tool([bin_path("sa-record"), "--input", tone, "--name", "big", "--output-dir", rec.out,
+                  "--start", iso(-60), "--min-free-mb", "0"], timeout=300)
+    assert r.returncode == 0
+    assert run_tool([bin_path("sa-pull"), "--config", cfg]).returncode == 0
+    grown = size()
+    out = prune("--db", f"{postgres.url}/{dbname}", "--retention-hours", "24")
+    assert out["sections_deleted"] == 2
+    # Two more recent sections of the same length arrive: they fit in the reclaimed space.
+    for off in (-50, -40):
+        r = run_tool([bin_path("sa-record"), "--input", tone, "--name", "big", "--output-dir", rec.out,
+                      "--start", iso(off), "--min-free-mb", "0"], timeout=300)
+        assert r.returncode == 0
+    assert run_tool([bin_path("sa-pull"), "--config", cfg]).returncode == 0
+    after = size()
+    assert after < grown + audio * 0.25, (before, grown, after, audio)

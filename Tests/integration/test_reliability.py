@@ -561,3 +561,76 @@ def test_bearer_scheme_is_case_insensitive(recorder, tones):
         assert s == 200, scheme
     assert http_get(rec.url + "/api/sync/shows", headers={"Authorization": "bearer wrong"})[0] == 401
     assert http_get(rec.url + "/api/sync/shows", headers={"Authorization": "Basic tok-123"})[0] == 401
+
+
+# SFTP: keys others can read, and a remote copy that does not read back as sent.
+
+def test_sftp_private_key_readable_by_others_is_refused(tmp_path, sshd):
+    from test_push import Setup
+    s = Setup(tmp_path, sshd, remote_dir=f"keymode{os.getpid()}")
+    key = tmp_path / "id_ed25519"
+    f = tmp_path / "file.ogg"
+    f.write_bytes(b"x" * 1000)
+    key.chmod(0o644)
+    r = s.push(str(f))
+    assert_clean_exit(r, 78)
+    assert "accessible by group or others" in r.stderr
+    assert not os.path.exists(os.path.join(s.remote, "file.ogg"))
+    key.chmod(0o600)
+    r = s.push(str(f))
+    assert r.returncode == 0, r.stderr
+
+
+def test_sftp_read_back_mismatch_is_an_error_and_leaves_no_final_file(tmp_path, sshd):
+    """The server's copy changes after the upload (a faulty disk or a meddling process): the
+    read-back catches it, the copy is removed, exit 74 with code mismatch; the next run uploads."""
+    from test_push import Setup, sha
+    s = Setup(tmp_path, sshd, remote_dir=f"mismatch{os.getpid()}")
+    f = tmp_path / "big.ogg"
+    f.write_bytes(os.urandom(24 << 20))
+    size = f.stat().st_size
+    part = os.path.join(s.remote, ".big.ogg.part")
+    flipped = []
+
+    def meddle():
+        deadline = time.time() + 60
+        while time.time() < deadline and not flipped:
+            try:
+                if os.path.getsize(part) == size:
+                    with open(part, "r+b") as p:
+                        p.seek(size - 1)
+                        b = p.read(1)
+                        p.seek(size - 1)
+                        p.write(bytes([b[0] ^ 0xFF]))
+                    flipped.append(True)
+            except OSError:
+                pass
+            time.sleep(0.0005)
+    t = threading.Thread(target=meddle)
+    t.start()
+    r = s.push(str(f))
+    t.join()
+    assert flipped, "the test never saw the uploaded copy"
+    assert_clean_exit(r, 1)
+    assert error_records(r)[0]["code"] == "mismatch", r.stdout
+    assert not os.path.exists(os.path.join(s.remote, "big.ogg"))
+    assert not os.path.exists(part)
+    r = s.push(str(f))
+    assert r.returncode == 0, r.stderr
+    assert sha(os.path.join(s.remote, "big.ogg")) == sha(str(f))
+
+
+def test_record_until_stops_at_the_given_time_of_day(tmp_path, icecast):
+    icecast.start_source("/until.mp3")
+    try:
+        stop_at = time.time() + 8
+        hhmmss = time.strftime("%H:%M:%S", time.gmtime(stop_at))
+        r = run_tool([bin_path("sa-record"), "--url", icecast.url("/until.mp3"), "--name", "until", "--output-dir", str(tmp_path),
+                      "--until", hhmmss, "--min-free-mb", "0"], timeout=60)
+        ended = time.time()
+        assert r.returncode == 0, r.stderr
+        assert abs(ended - stop_at) < 2.5, (ended, stop_at)
+        fin = [x for x in jsonlines(r.stdout) if x.get("type") == "section_finished"]
+        assert fin and fin[-1]["segments"] >= 1
+    finally:
+        icecast.stop_source("/until.mp3")
