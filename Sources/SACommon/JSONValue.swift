@@ -118,11 +118,11 @@ public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressi
             if String(describing: type(of: n)).contains("Boolean") { return .bool(n.boolValue) }
             let kind = String(cString: n.objCType)
             if kind == "d" || kind == "f" { return .double(n.doubleValue) }
-            // Integers beyond Int64 would trap on conversion: they stay doubles (and fail as ids).
-            let d = n.doubleValue
-            if kind != "Q" && d >= -9.2e18 && d <= 9.2e18 { return .int(n.int64Value) }
-            if kind == "Q" && n.uint64Value <= UInt64(Int64.max) { return .int(Int64(n.uint64Value)) }
-            return .double(d)
+            // Unsigned values beyond Int64 would trap on conversion: they stay doubles (and fail as ids).
+            if kind == "Q" || kind == "L" {
+                return n.uint64Value <= UInt64(Int64.max) ? .int(Int64(n.uint64Value)) : .double(n.doubleValue)
+            }
+            return .int(n.int64Value)
         case let s as String: return .string(try checked(s))
         case let a as [Any]: return .array(try a.map(from(any:)))
         case let o as [String: Any]: return .object(try o.keys.sorted().map { (try checked($0), try from(any: o[$0]!)) })

@@ -49,13 +49,30 @@ final class StoreTests: XCTestCase {
     }
 
     func testOlderDatabaseIsMigratedInPlace() throws {
-        // A database from before any migration: just a metadata table at version 0.
+        // A database from before any migration: just its identity in a metadata table at version 0.
         let path = SQLiteShowStore.path(outputDir: dir, show: "old")
         let raw = try SQLiteDatabase(path: path)
-        try raw.execute("CREATE TABLE metadata (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO metadata VALUES ('version', '0')")
+        try raw.execute("""
+            CREATE TABLE metadata (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            INSERT INTO metadata VALUES ('version', '0'), ('unique_id', 'db_abcdefabcdef'), ('audio_format', 'opus')
+            """)
         let store = try SQLiteShowStore(path: path)
         XCTAssertEqual(store.schemaVersion, Schema.currentVersion)
         XCTAssertEqual(try store.db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'segments'")?.int, 1)
+    }
+
+    func testSQLiteFileWithoutOurMetadataIsRefusedAndNotChanged() throws {
+        let path = dir + "/other.sqlite"
+        let raw = try SQLiteDatabase(path: path)
+        try raw.execute("CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('mine')")
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try SQLiteShowStore(path: path)) { e in
+            XCTAssertEqual((e as? SAError)?.code, "not_a_show_database")
+            XCTAssertEqual((e as? SAError)?.status, .dataError)
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before)
+        XCTAssertEqual(try raw.scalar("SELECT count(*) FROM sqlite_master")?.int, 1)
+        XCTAssertEqual(try raw.scalar("PRAGMA journal_mode")?.text, "delete")
     }
 
     func testShowLockIsExclusive() throws {
