@@ -44,6 +44,13 @@ public final class Pusher {
         var ctx: [(String, JSONValue)] = [("file_path", .string(local))]
         if let show { ctx.append(("show", .string(show))) }
         if let sectionID { ctx.append(("section_id", .int(sectionID))) }
+        // The file's name becomes the remote name: a hidden name would collide with our
+        // temporary ".name.part" files, and control characters have no place in an archive.
+        let name = (local as NSString).lastPathComponent
+        guard !name.isEmpty, !name.hasPrefix("."), name.utf8.count <= 255, !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            throw SAError(.dataError, code: "bad_file_name",
+                          "\(local): a file to archive needs a plain name (no leading '.', no control characters, at most 255 bytes)", context: ctx)
+        }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: local, isDirectory: &isDir), !isDir.boolValue else {
             throw SAError(.noInput, code: "not_found", "\(local) does not exist or is not a file", context: ctx)

@@ -46,7 +46,7 @@ struct PushCommand: ParsableCommand {
             func one(_ local: String, _ show: String?, _ db: String?, _ section: Int64?) throws {
                 do {
                     JSONLineWriter.stdout.write(try pusher.push(local: local, show: show, db: db, sectionID: section))
-                } catch let e as SAError where ["not_found", "changed", "mismatch"].contains(e.code) {
+                } catch let e as SAError where ["not_found", "changed", "mismatch", "bad_file_name"].contains(e.code) {
                     // This file failed; the connection is fine, the others go on.
                     JSONLineWriter.stdout.write(e.record)
                     fputs(Redaction.userinfo("sa-push: error: \(e.message)") + "\n", stderr)

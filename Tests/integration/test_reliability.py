@@ -634,3 +634,18 @@ def test_record_until_stops_at_the_given_time_of_day(tmp_path, icecast):
         assert fin and fin[-1]["segments"] >= 1
     finally:
         icecast.stop_source("/until.mp3")
+
+
+def test_sa_push_refuses_file_names_that_cannot_be_archive_names(tmp_path, sshd):
+    from test_push import Setup
+    s = Setup(tmp_path, sshd, remote_dir=f"names{os.getpid()}")
+    bad = [tmp_path / ".big.ogg.part", tmp_path / "two\nlines.ogg"]
+    for f in bad:
+        f.write_bytes(b"x" * 100)
+    good = tmp_path / "fine.ogg"
+    good.write_bytes(b"y" * 100)
+    lines = "".join(json.dumps({"type": "exported", "file_path": str(f)}) + "\n" for f in [*bad, good])
+    r = s.push(input=lines)
+    assert_clean_exit(r, 1)
+    assert [x["code"] for x in error_records(r)] == ["bad_file_name", "bad_file_name"], r.stdout
+    assert sorted(os.listdir(s.remote)) == ["fine.ogg"]
