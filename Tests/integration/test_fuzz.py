@@ -12,7 +12,6 @@ import time
 
 import pytest
 
-from audiotools import jsonlines
 from conftest import bin_path, make_tone, run_tool
 
 SEED = int(os.environ.get("SA_FUZZ_SEED", str(int(time.time()))))
