@@ -1,4 +1,5 @@
 import CCrypto
+import Foundation
 
 /// Streaming SHA-256 (OpenSSL), for export and push checksums.
 public final class SHA256Hasher {
@@ -21,6 +22,21 @@ public final class SHA256Hasher {
         _ = sa_sha256_final(ctx, &out)
         ctx = nil
         return out.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The raw 32-byte digest; the hasher cannot be used afterwards.
+    public func digest() -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        _ = sa_sha256_final(ctx, &out)
+        ctx = nil
+        return out
+    }
+
+    /// `sha-256=:<base64>:`, the value of an HTTP `Content-Digest` field (RFC 9530) for `body`.
+    public static func contentDigest(_ body: [UInt8]) -> String {
+        let h = SHA256Hasher()
+        h.update(body)
+        return "sha-256=:" + Data(h.digest()).base64EncodedString() + ":"
     }
 
     public static func hex(ofFile path: String) -> String? {

@@ -8,9 +8,24 @@ public final class SQLiteDatabase {
     public let path: String
     let handle: OpaquePointer
 
+    /// `readOnly` never writes: when the file is writable it is opened read-write with
+    /// `query_only`, so the last connection to close removes the `-wal` and `-shm` files a
+    /// read-only connection would leave behind (a refusal leaves no trace); otherwise read-only.
     public init(path: String, readOnly: Bool = false, create: Bool = true) throws {
         self.path = path
         var db: OpaquePointer?
+        if readOnly, access(path, W_OK) == 0, access((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent, W_OK) == 0,
+           sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK, let opened = db,
+           sqlite3_exec(opened, "PRAGMA query_only = 1", nil, nil, nil) == SQLITE_OK {
+            handle = opened
+            sqlite3_busy_timeout(opened, 10_000)
+            sqlite3_extended_result_codes(opened, 1)
+            return
+        }
+        if db != nil {
+            sqlite3_close(db)
+            db = nil
+        }
         var flags = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
         if create && !readOnly { flags |= SQLITE_OPEN_CREATE }
         flags |= SQLITE_OPEN_NOMUTEX

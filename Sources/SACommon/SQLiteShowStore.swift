@@ -96,7 +96,7 @@ public final class SQLiteShowStore: RecordingStore {
         do {
             hasMeta = try probe.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'metadata'")?.int
         } catch {
-            throw SAError(.dataError, code: "not_a_show_database", "\(path) is not a SQLite database")
+            throw SAError(.dataError, code: "corrupt", "\(path) is not a SQLite database")
         }
         let ok = hasMeta == 1
             && (try? probe.scalar("SELECT count(*) FROM metadata WHERE key IN ('unique_id', 'audio_format')")?.int) == 2

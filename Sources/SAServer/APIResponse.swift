@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import SACommon
 
@@ -34,7 +35,10 @@ struct APIError: Error {
 enum API {
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
         let bytes = Array((Redaction.userinfo(value.serialized()) + "\n").utf8)
-        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+        // A digest of the body (RFC 9530) lets sa-pull refuse an answer damaged on the way,
+        // as the binary segment stream's CRC does for audio.
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8",
+                                                  HTTPField.Name("Content-Digest")!: SHA256Hasher.contentDigest(bytes)],
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 

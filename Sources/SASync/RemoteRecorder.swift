@@ -34,6 +34,7 @@ public final class RemoteRecorder {
     private final class Sink {
         var body: [UInt8] = []
         var contentType: String?
+        var contentDigest: String?
     }
 
     /// GET `path`; network failures are `unavailable` (69), 401/403 are `auth` (77).
@@ -62,6 +63,18 @@ public final class RemoteRecorder {
             return len
         })
         _ = sa_curl_set_ptr(handle, CURLOPT_WRITEDATA, ctx)
+        _ = sa_curl_set_data_cb(handle, CURLOPT_HEADERFUNCTION, { ptr, size, n, ctx in
+            let sink = Unmanaged<Sink>.fromOpaque(ctx!).takeUnretainedValue()
+            let len = size * n
+            guard let ptr else { return len }
+            let line = String(decoding: UnsafeRawBufferPointer(start: ptr, count: len), as: UTF8.self)
+            if line.hasPrefix("HTTP/") { sink.contentDigest = nil }  // a new response (after a redirect)
+            if line.lowercased().hasPrefix("content-digest:") {
+                sink.contentDigest = String(line.dropFirst("content-digest:".count)).trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            return len
+        })
+        _ = sa_curl_set_ptr(handle, CURLOPT_HEADERDATA, ctx)
         let rc = curl_easy_perform(handle)
         guard rc == CURLE_OK else {
             let detail = String(cString: errbuf)
@@ -73,9 +86,15 @@ public final class RemoteRecorder {
         var ct: UnsafeMutablePointer<CChar>? = nil
         if sa_curl_get_str(handle, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK, let ct { sink.contentType = String(cString: ct) }
         let response = Response(status: status, body: sink.body, contentType: sink.contentType)
+        // A body that does not match its digest was damaged on the way: nothing of it is used.
+        if let digest = sink.contentDigest, digest.hasPrefix("sha-256="), digest != SHA256Hasher.contentDigest(sink.body) {
+            throw SAError(.dataError, code: "corrupt", "\(url): the answer does not match its Content-Digest (damaged on the way); try again")
+        }
         guard (200..<300).contains(status) else {
+            // Only printable text of a body goes into a message.
             let message = (try? JSONValue.parse(String(decoding: sink.body, as: UTF8.self)))?["error"]?.stringValue
-                ?? String(decoding: sink.body.prefix(200), as: UTF8.self)
+                ?? String(String(decoding: sink.body.prefix(200), as: UTF8.self).unicodeScalars
+                    .map { $0.value < 0x20 || $0.value == 0x7F ? " " : Character($0) })
             switch status {
             case 401:
                 throw SAError(.noPermission, code: "auth", "\(url): 401 \(message) (check api_token_profile and its token)")

@@ -1,10 +1,9 @@
 """Bad input gets a clear message naming what was wrong and the documented exit status,
 and touches no data."""
-import hashlib
 import os
 import sqlite3
 
-from conftest import make_tone, run_tool
+from conftest import make_tone, run_tool, sqlite_fingerprint
 
 
 def write(path, text, mode=0o644):
@@ -73,11 +72,11 @@ def test_recipient_database_is_refused_and_untouched(sa_record, media_dir, tmp_p
     con.commit()
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
-    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    before = sqlite_fingerprint(db)
     r = run_tool([sa_record, "--input", src, "--name", "rcpt", "--output-dir", str(tmp_path)])
     assert r.returncode == 65
     assert "Cannot record to a recipient database. This database is configured for syncing only." in r.stderr
-    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    assert sqlite_fingerprint(db) == before
     err = [line for line in r.stdout.splitlines() if '"type":"error"' in line]
     assert err and "recipient" in err[0]
 

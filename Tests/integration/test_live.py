@@ -252,3 +252,20 @@ record_end = '{end}'
     assert len(fin) == 1 and fin[0]["reason"] == "window_end"
     assert end_ts <= finished_at < end_ts + 3
     assert os.path.exists(tmp_path / "rec" / "morning.sqlite")
+
+
+def test_record_until_stops_at_the_given_time_of_day(tmp_path, icecast):
+    from conftest import bin_path
+    icecast.start_source("/until.mp3")
+    try:
+        stop_at = time.time() + 8
+        hhmmss = time.strftime("%H:%M:%S", time.gmtime(stop_at))
+        r = run_tool([bin_path("sa-record"), "--url", icecast.url("/until.mp3"), "--name", "until", "--output-dir", str(tmp_path),
+                      "--until", hhmmss, "--min-free-mb", "0"], timeout=60)
+        ended = time.time()
+        assert r.returncode == 0, r.stderr
+        assert abs(ended - stop_at) < 2.5, (ended, stop_at)
+        fin = [x for x in jsonlines(r.stdout) if x.get("type") == "section_finished"]
+        assert fin and fin[-1]["segments"] >= 1
+    finally:
+        icecast.stop_source("/until.mp3")

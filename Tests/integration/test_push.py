@@ -143,7 +143,9 @@ def test_cut_connection_leaves_no_final_file_and_next_run_completes(tmp_path, ss
     kh.write_text(sshd.host_key_line().replace(f"]:{sshd.port}", f"]:{proxy.port}"))
     big = random_file(tmp_path / "cut.ogg", 30 * 1024 * 1024)
     r = s.push(big)
-    assert r.returncode != 0
+    assert r.returncode == 69, r.stderr  # the connection broke (sa-push(1) EXIT STATUS)
+    errors = [x for x in jsonlines(r.stdout) if x["type"] == "error"]
+    assert len(errors) == 1 and errors[0]["code"] == "unavailable", r.stdout
     assert not os.path.exists(os.path.join(s.remote, "cut.ogg"))
     # The next run (with a working connection) completes it.
     proxy.limit = None
@@ -229,7 +231,8 @@ def test_hourly_pipeline_uploads_each_section_once_and_retries_failures(tmp_path
         failed = pipeline()
     finally:
         os.chmod(s.remote, 0o755)
-    assert failed.returncode != 0
+    assert failed.returncode == 77, failed.stderr  # permission denied on the server (sa-push(1) EXIT STATUS)
+    assert [x["type"] for x in jsonlines(failed.stdout)] == ["error"] and "permission denied" in failed.stderr
     retry = pipeline()
     assert retry.returncode == 0, retry.stderr
     assert [x["status"] for x in jsonlines(retry.stdout)] == ["uploaded"]
@@ -252,3 +255,41 @@ def test_missing_file_and_bad_line_do_not_stop_the_others(tmp_path, sshd):
     assert [x["type"] for x in recs] == ["error", "error", "pushed"]
     assert recs[0]["code"] == "not_found" and recs[1]["code"] == "bad_json"
     assert os.listdir(s.remote) == ["good.ogg"]
+
+
+def test_sftp_read_back_mismatch_is_an_error_and_leaves_no_final_file(tmp_path, sshd):
+    """The server's copy changes after the upload (a faulty disk or a meddling process): the
+    read-back catches it, the copy is removed, exit 74 with code mismatch; the next run uploads."""
+    s = Setup(tmp_path, sshd, remote_dir=f"mismatch{os.getpid()}")
+    f = tmp_path / "big.ogg"
+    f.write_bytes(os.urandom(24 << 20))
+    size = f.stat().st_size
+    part = os.path.join(s.remote, ".big.ogg.part")
+    flipped = []
+
+    def meddle():
+        deadline = time.time() + 60
+        while time.time() < deadline and not flipped:
+            try:
+                if os.path.getsize(part) == size:
+                    with open(part, "r+b") as p:
+                        p.seek(size - 1)
+                        b = p.read(1)
+                        p.seek(size - 1)
+                        p.write(bytes([b[0] ^ 0xFF]))
+                    flipped.append(True)
+            except OSError:
+                pass
+            time.sleep(0.0005)
+    t = __import__("threading").Thread(target=meddle)
+    t.start()
+    r = s.push(str(f))
+    t.join()
+    assert flipped, "the test never saw the uploaded copy"
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert [x["code"] for x in jsonlines(r.stdout) if x.get("type") == "error"] == ["mismatch"], r.stdout
+    assert not os.path.exists(os.path.join(s.remote, "big.ogg"))
+    assert not os.path.exists(part)
+    r = s.push(str(f))
+    assert r.returncode == 0, r.stderr
+    assert sha(os.path.join(s.remote, "big.ogg")) == sha(str(f))

@@ -2,6 +2,7 @@
 per-session audio with HTTP ranges, HLS read end to end by ffmpeg, and offline operation."""
 import json
 import os
+import sqlite3
 import subprocess
 import time
 import urllib.error
@@ -10,14 +11,14 @@ import urllib.request
 import pytest
 
 from audiotools import jsonlines
-from conftest import bin_path, free_port, make_tone, receiver_config, run_tool
+from conftest import bin_path, free_port, make_tone, receiver_config, run_tool, sqlite_fingerprint
+from faultproxy import FaultProxy
 
 
 @pytest.fixture(scope="module")
 def tones(media_dir):
     return {
         "a": make_tone(os.path.join(media_dir, "recv_a.mp3"), 45, ["-c:a", "libmp3lame", "-b:a", "128k"], freq=330),
-        "long": make_tone(os.path.join(media_dir, "sync_long.mp3"), 1200, ["-c:a", "libmp3lame", "-b:a", "128k"], freq=400),
     }
 
 
@@ -177,19 +178,80 @@ def test_recorder_unreachable_receiver_still_serves(tmp_path, recorder, postgres
 
 
 def test_two_triggers_one_202_one_409_and_passes_never_overlap(tmp_path, recorder, postgres, tones, receivers):
-    rec, r, prefix = setup(tmp_path, recorder, postgres, tones, receivers, files=("long",), chunk_size=1,
-                           extra="sync_interval_seconds = 1\n")
-    r.start()
-    time.sleep(0.3)
-    codes = [http(r.url + "/api/sync", method="POST")[0] for _ in range(2)]
-    assert 409 in codes  # the start pass (or the first trigger) is running
-    r.wait_pass(passes=1, timeout=120)
-    codes = [http(r.url + "/api/sync", method="POST")[0] for _ in range(2)]
-    assert sorted(codes) in ([202, 409], [409, 409])
-    r.wait_pass(passes=3, timeout=60)
+    """The link between receiver and recorder goes through a fault proxy, so a pass can be held
+    at a known point: the status codes and the lock are then checked exactly, not by timing."""
+    rec = recorder()
+    rec.record_file("radio", tones["a"])
+    rec.start()
+    link = FaultProxy("127.0.0.1", rec.port).start()
+    try:
+        cfg, prefix = receiver_config(tmp_path, rec, postgres.url, chunk_size=1)
+        linked = tmp_path / "linked.toml"
+        linked.write_text(open(cfg).read().replace(rec.url, link.url))
+        r = Receiver(tmp_path, str(linked), "sync_interval_seconds = 3600\n")
+        receivers.append(r)
+        db = f"save_audio_{prefix}_radio"
+
+        def trigger():
+            return http(r.url + "/api/sync", method="POST")[0]
+
+        def status():
+            return json.loads(http(r.url + "/api/sync/status")[2])
+
+        def last_synced():
+            rows = postgres.psql("postgres", f"SELECT 1 FROM pg_database WHERE datname = '{db}'")
+            return int(postgres.psql(db, "SELECT value FROM metadata WHERE key = 'last_synced_id'")[0][0]) if rows else 0
+
+        # The pass at start is held by the stalled link: both triggers are refused.
+        link.stall()
+        r.start()
+        assert [trigger(), trigger()] == [409, 409]
+        s = status()
+        assert s["in_progress"] and s["passes"] == 0 and s["trigger"] == "schedule"
+        link.clear()
+        assert r.wait_pass(passes=1)["last_result"] == "ok"
+        # Idle: a trigger starts a pass (202); while that pass runs, the next one is refused (409).
+        link.stall()
+        assert [trigger(), trigger()] == [202, 409]
+        s = status()
+        assert s["in_progress"] and s["passes"] == 1 and s["trigger"] == "manual"
+        link.clear()
+        assert r.wait_pass(passes=2)["last_result"] == "ok"
+        # A cron sa-pull meanwhile skips the show instead of running beside the server's pass:
+        # the server's pass is caught copying (so it holds the show's lock) and frozen there.
+        rec.record_file("radio", tones["a"])
+        done = last_synced()
+        link.latency(100)
+        assert trigger() == 202
+        deadline = time.time() + 30
+        while last_synced() == done and time.time() < deadline:
+            time.sleep(0.02)
+        link.stall()
+        assert status()["in_progress"] and last_synced() > done
+        cron = run_tool([bin_path("sa-pull"), "--config", cfg])
+        assert cron.returncode == 0, cron.stderr
+        assert [x["status"] for x in jsonlines(cron.stdout) if x["type"] == "show_synced"] == ["skipped_locked"]
+        assert trigger() == 409
+        link.clear()
+        s = r.wait_pass(passes=3)
+        assert s["last_result"] == "ok" and [x["status"] for x in s["shows"]] == ["synced"]
+    finally:
+        link.stop()
     lines = jsonlines(open(r.stdout_path).read())
-    assert not any(x.get("status") == "skipped_locked" for x in lines)  # never two passes at once
-    # A cron sa-pull meanwhile skips the show instead of running beside the server's pass.
+    assert [x["status"] for x in lines if x["type"] == "show_synced"] == ["synced", "up_to_date", "synced"]
+    stored = postgres.psql(db, "SELECT max(id), count(*) FROM segments")
+    con = sqlite3.connect(rec.db("radio"))
+    assert [[str(v) for v in con.execute("SELECT max(id), count(*) FROM segments").fetchone()]] == stored
+    con.close()
+    # The schedule: with a short interval, passes follow one another on their own, never two at once.
+    r.stop()
+    fast = Receiver(tmp_path, cfg, "sync_interval_seconds = 1\n")
+    receivers.append(fast)
+    fast.start()
+    s = fast.wait_pass(passes=3, timeout=30)
+    assert s["trigger"] == "schedule" and s["last_result"] == "ok"
+    lines = jsonlines(open(fast.stdout_path).read())
+    assert [x["status"] for x in lines if x["type"] == "show_synced"][:3] == ["up_to_date"] * 3
 
 
 def test_seed_receiver_command_serves(tmp_path, recorder, postgres, tones, receivers):
@@ -205,10 +267,9 @@ def test_seed_receiver_command_serves(tmp_path, recorder, postgres, tones, recei
 
 
 def test_inspect_mode_serves_the_ui_and_playback_read_only(tmp_path, recorder, tones):
-    import hashlib
     rec = recorder()
     rec.record_file("solo", tones["a"])
-    before = hashlib.sha256(open(rec.db("solo"), "rb").read()).hexdigest()
+    before = sqlite_fingerprint(rec.db("solo"))
     port = free_port()
     p = subprocess.Popen([bin_path("sa-serve"), "--db", rec.db("solo"), "--port", str(port)], stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, cwd=tmp_path)
@@ -228,4 +289,4 @@ def test_inspect_mode_serves_the_ui_and_playback_read_only(tmp_path, recorder, t
     finally:
         p.terminate()
         p.wait(10)
-    assert hashlib.sha256(open(rec.db("solo"), "rb").read()).hexdigest() == before
+    assert sqlite_fingerprint(rec.db("solo")) == before

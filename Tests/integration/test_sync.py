@@ -15,7 +15,8 @@ import zlib
 import pytest
 
 from audiotools import jsonlines
-from conftest import bin_path, make_tone, receiver_config, run_tool
+from conftest import bin_path, make_tone, receiver_config, run_tool, sqlite_fingerprint
+from faultproxy import FaultProxy
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,10 @@ def pg_meta(pg, db):
 
 def max_id(db):
     return sqlite3.connect(db).execute("SELECT max(id) FROM segments").fetchone()[0]
+
+
+def last_synced(pg, db):
+    return int(pg_meta(pg, db)["last_synced_id"])
 
 
 def pull(config, *args, timeout=300):
@@ -174,8 +179,9 @@ def test_pull_while_recording_converges(recorder, postgres, icecast, tmp_path):
         second = pull(cfg)
         assert second.returncode == 0, second.stderr
         assert [x["status"] for x in jsonlines(second.stdout) if x["type"] == "show_synced"] == ["synced"]
-        open_synced = [x for x in jsonlines(second.stdout) if x["type"] == "section_synced"]
-        assert open_synced and not open_synced[-1]["complete"]  # still being recorded
+        # A section still being recorded is not complete: it is not reported, and stays open here.
+        assert [x for x in jsonlines(first.stdout) + jsonlines(second.stdout) if x["type"] == "section_synced"] == []
+        assert postgres.psql(f"save_audio_{prefix}_onair", "SELECT is_open FROM sections") == [["1"]]
         p.send_signal(signal.SIGTERM)
         p.wait(20)
     finally:
@@ -259,15 +265,36 @@ def test_concurrent_pulls_one_syncs_other_skips_and_crash_does_not_block(recorde
     assert first.returncode == 0 and second.returncode == 0
     assert [x["status"] for x in jsonlines(out1) if x["type"] == "show_synced"] == ["synced"]
     assert [x["status"] for x in jsonlines(second.stdout) if x["type"] == "show_synced"] == ["skipped_locked"]
-    # A holder killed with -9 does not block the next run.
+    # A holder killed with -9 does not block the next run. The holder pulls through a slow link,
+    # so it is caught in the middle of its pass (a chunk committed, more to come), frozen there,
+    # and shown to hold the lock before it is killed.
     rec.record_file("busy", tones["a"])
-    holder = subprocess.Popen([bin_path("sa-pull"), "--config", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.3)
-    holder.send_signal(signal.SIGKILL)
-    holder.wait()
+    done = last_synced(postgres, db)
+    slow = FaultProxy("127.0.0.1", rec.port).start()
+    holder = None
+    try:
+        slow.latency(150)
+        slow_cfg = tmp_path / "slow.toml"
+        slow_cfg.write_text(open(cfg).read().replace(rec.url, slow.url))
+        holder = subprocess.Popen([bin_path("sa-pull"), "--config", str(slow_cfg)], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while last_synced(postgres, db) == done and holder.poll() is None and time.time() < deadline:
+            time.sleep(0.02)
+        holder.send_signal(signal.SIGSTOP)
+        assert holder.poll() is None and last_synced(postgres, db) > done, "the holder was not caught mid-pass"
+        blocked = pull(cfg)
+        assert blocked.returncode == 0, blocked.stderr
+        assert [x["status"] for x in jsonlines(blocked.stdout) if x["type"] == "show_synced"] == ["skipped_locked"]
+    finally:
+        if holder:
+            holder.send_signal(signal.SIGKILL)
+            holder.wait()
+        slow.stop()
+    assert last_synced(postgres, db) < max_id(rec.db("busy"))  # it died with work left
     r = pull(cfg)
-    assert r.returncode == 0
-    assert [x["status"] for x in jsonlines(r.stdout) if x["type"] == "show_synced"] in (["synced"], ["up_to_date"])
+    assert r.returncode == 0, r.stderr
+    assert [x["status"] for x in jsonlines(r.stdout) if x["type"] == "show_synced"] == ["synced"]
     assert pg_checksums(postgres, db) == sqlite_checksums(rec.db("busy"))
 
 
@@ -465,7 +492,7 @@ def test_openapi_document_is_served_and_kept_in_the_repository(recorder):
 def test_inspect_one_database_read_only(recorder, tones):
     rec = recorder()
     rec.record_file("solo", tones["b"])
-    before = hashlib.sha256(open(rec.db("solo"), "rb").read()).hexdigest()
+    before = sqlite_fingerprint(rec.db("solo"))
     from conftest import free_port
     port = free_port()
     p = subprocess.Popen([bin_path("sa-serve"), "--db", rec.db("solo"), "--port", str(port)],
@@ -482,7 +509,7 @@ def test_inspect_one_database_read_only(recorder, tones):
     finally:
         p.terminate()
         p.wait(10)
-    assert hashlib.sha256(open(rec.db("solo"), "rb").read()).hexdigest() == before
+    assert sqlite_fingerprint(rec.db("solo")) == before
 
 
 def test_seed_command_lines(recorder, postgres, tmp_path, tones):
