@@ -51,9 +51,10 @@ public final class Pusher {
             throw SAError(.dataError, code: "bad_file_name",
                           "\(local): a file to archive needs a plain name (no leading '.', no control characters, at most 255 bytes)", context: ctx)
         }
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: local, isDirectory: &isDir), !isDir.boolValue else {
-            throw SAError(.noInput, code: "not_found", "\(local) does not exist or is not a file", context: ctx)
+        // A regular file only: a device (/dev/zero) or a FIFO named in a line would never end.
+        var st = stat()
+        guard stat(local, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            throw SAError(.noInput, code: "not_found", "\(local) does not exist or is not a regular file", context: ctx)
         }
         guard let localSHA = SHA256Hasher.hex(ofFile: local) else {
             throw SAError(.noInput, code: "io", "cannot read \(local)", context: ctx)

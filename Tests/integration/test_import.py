@@ -125,6 +125,6 @@ def test_schema_and_sqlite_settings(sa_record, media_dir, tmp_path):
     idx = {r[1] for r in con.execute("PRAGMA index_list(segments)")}
     assert {"segments_section_id", "segments_timestamp_ms"} <= idx
     meta = metadata(db)
-    assert meta["version"] == "3" and meta["is_recipient"] == "false" and meta["name"] == "schema"
+    assert meta["version"] == "4" and meta["is_recipient"] == "false" and meta["name"] == "schema"
     assert meta["unique_id"].startswith("db_") and len(meta["unique_id"]) == 15
     assert con.execute("SELECT is_open, finish_reason FROM sections").fetchall() == [(0, "input_end")]
