@@ -2,12 +2,16 @@
 # Start or stop a private Icecast on loopback, for the tests and the demo.
 #   icecast.sh start DIR PORT   config, logs and pid under DIR; waits until it answers
 #   icecast.sh stop DIR
+# SA_ICECAST_BURST_SIZE sets the burst sent to a new listener (default 65535 bytes, Icecast's
+# own default; 0 turns the burst off).
 # Passwords: source "sourcepw", admin user "admin" / "adminpw" (loopback only).
 set -eu
 cmd=$1 dir=$2
 case "$cmd" in
 start)
     port=$3
+    burst=${SA_ICECAST_BURST_SIZE:-65535}
+    if [ "$burst" = 0 ]; then burst_on=0; else burst_on=1; fi
     mkdir -p "$dir/log"
     chmod 755 "$dir"
     if [ "$(id -u)" = 0 ]; then
@@ -21,7 +25,7 @@ start)
 <icecast>
   <limits><clients>100</clients><sources>10</sources><queue-size>524288</queue-size>
     <client-timeout>30</client-timeout><header-timeout>15</header-timeout><source-timeout>5</source-timeout>
-    <burst-on-connect>1</burst-on-connect><burst-size>65535</burst-size></limits>
+    <burst-on-connect>$burst_on</burst-on-connect><burst-size>$burst</burst-size></limits>
   <authentication><source-password>sourcepw</source-password>
     <admin-user>admin</admin-user><admin-password>adminpw</admin-password></authentication>
   <hostname>127.0.0.1</hostname>

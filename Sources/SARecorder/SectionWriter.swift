@@ -10,7 +10,20 @@ final class SectionWriter {
     let show: String
     let store: SQLiteShowStore
     let output: JSONLineWriter
-    let section: NewSection
+    /// Its start is final once the first segment is committed (see `anchorToArrivals`).
+    private(set) var section: NewSection
+    /// A live stream's section is dated by when its audio arrived, not by when the connection
+    /// opened: a server sends seconds of older audio at once on connect (a burst), so audio at
+    /// position p of the stream, arriving at wall time t, aired no later than t. The start is the
+    /// latest one consistent with every arrival before the first commit: min(t - p). Imports
+    /// keep the start they were given.
+    /// Until the burst is over (the anchor has not moved for a second), completed segments wait
+    /// here, so that none is dated before the start is known; at most the burst and a second.
+    let anchorToArrivals: Bool
+    private var anchorMs: Double?
+    private var anchorMovedAtMs: Double = 0
+    private var held: [SegmentAssembler.Segment] = []
+    private var heldSamples: Int64 = 0
     let codec: OutputCodec
     let sampleRate: Int
     private var transcoder: Transcoder!
@@ -20,7 +33,8 @@ final class SectionWriter {
     private var started = false
     private(set) var segments = 0
     private(set) var committedSamples: Int64 = 0
-    private var pendingTitles: [(Int64, String)] = []
+    /// Titles seen before the start is known, by their position in the stream (ms).
+    private var pendingTitles: [(Double, String)] = []
     private var lastTitle: String?
     private var commitError: (any Error)?
     let minFreeBytes: Int64
@@ -30,8 +44,10 @@ final class SectionWriter {
     static let sniffLimit = 256 * 1024
 
     init(show: String, store: SQLiteShowStore, output: JSONLineWriter, section: NewSection,
-         codec: OutputCodec, bitrate: Int, splitInterval: Int, opusComplexity: Int, minFreeBytes: Int64, log: Logger) throws {
+         codec: OutputCodec, bitrate: Int, splitInterval: Int, opusComplexity: Int, minFreeBytes: Int64, log: Logger,
+         anchorToArrivals: Bool = false) throws {
         self.show = show
+        self.anchorToArrivals = anchorToArrivals
         self.store = store
         self.output = output
         self.section = section
@@ -58,6 +74,15 @@ final class SectionWriter {
     func setFormatHint(_ f: InputFormat?) { formatHint = f }
 
     func push(_ bytes: UnsafeRawBufferPointer) throws {
+        try pushBytes(bytes)
+        if anchorToArrivals && segments == 0 {
+            observeArrival()
+            // Commit what waited once the start is known, or when a long burst keeps it moving.
+            if !held.isEmpty && (anchorSettled || heldSamples >= Int64(sampleRate) * 30) { try commitHeld() }
+        }
+    }
+
+    private func pushBytes(_ bytes: UnsafeRawBufferPointer) throws {
         if started {
             try transcoder.push(bytes)
             return
@@ -83,15 +108,38 @@ final class SectionWriter {
 
     var inputFormat: InputFormat? { transcoder.inputFormat }
 
+    private func observeArrival() {
+        let now = Date().timeIntervalSince1970 * 1000
+        let candidate = now - positionMs
+        guard let a = anchorMs else {
+            anchorMs = candidate
+            anchorMovedAtMs = now
+            return
+        }
+        if candidate < a - 50 { anchorMovedAtMs = now }  // still in the burst, not network jitter
+        if candidate < a { anchorMs = candidate }
+    }
+
+    private var anchorSettled: Bool { anchorMs != nil && Date().timeIntervalSince1970 * 1000 - anchorMovedAtMs >= 1000 }
+
+    private func commitHeld() throws {
+        let waiting = held
+        held = []
+        heldSamples = 0
+        for seg in waiting { try commitNow(seg) }
+    }
+
+    /// Where the stream is now, in ms from the section's first sample.
+    private var positionMs: Double { transcoder.decodedSeconds * 1000 }
+
     func title(_ text: String) throws {
         // An empty StreamTitle means "no title", not a change worth a record.
         guard !text.isEmpty, text != lastTitle else { return }
         lastTitle = text
-        let ts = section.startTimestampMs + Int64((transcoder.decodedSeconds * 1000).rounded())
         if hasAudio {
-            try writeTitle(ts, text)
+            try writeTitle(section.startTimestampMs + Int64(positionMs.rounded()), text)
         } else {
-            pendingTitles.append((ts, text))
+            pendingTitles.append((positionMs, text))
         }
     }
 
@@ -102,8 +150,22 @@ final class SectionWriter {
     }
 
     private func commit(_ seg: SegmentAssembler.Segment) throws {
-        let ts = section.startTimestampMs + committedSamples * 1000 / Int64(sampleRate)
+        if anchorToArrivals && segments == 0 && (!held.isEmpty || !anchorSettled) {
+            held.append(seg)
+            heldSamples += seg.durationSamples
+            return
+        }
+        try commitNow(seg)
+    }
+
+    private func commitNow(_ seg: SegmentAssembler.Segment) throws {
         let first = segments == 0
+        if first, anchorToArrivals, let anchorMs {
+            let connectedMs = section.startTimestampMs
+            section.startTimestampMs = Int64(anchorMs.rounded(.down))
+            log.info("section \(section.id) dated by its audio's arrivals: its first sample aired \(connectedMs - section.startTimestampMs) ms before the connection opened")
+        }
+        let ts = section.startTimestampMs + committedSamples * 1000 / Int64(sampleRate)
         let id = try store.commitSegment(
             NewSegment(timestampMs: ts, isTimestampFromSource: first, audioData: seg.audio, durationSamples: seg.durationSamples),
             section: section)
@@ -119,7 +181,7 @@ final class SectionWriter {
                               ("duration_ms", .int(seg.durationSamples * 1000 / Int64(sampleRate))),
                               ("bytes", .int(Int64(seg.audio.count)))]))
         if first {
-            for (t, text) in pendingTitles { try writeTitle(t, text) }
+            for (position, text) in pendingTitles { try writeTitle(section.startTimestampMs + Int64(position.rounded()), text) }
             pendingTitles = []
         }
         if minFreeBytes > 0, let free = DiskSpace.availableBytes(at: (db as NSString).deletingLastPathComponent), free < minFreeBytes {
@@ -136,6 +198,7 @@ final class SectionWriter {
                 log.warning("flushing the encoder failed: \(error)")
             }
             if let seg = assembler.finish(totalInputSamples: transcoder.encodedInputSamples) { try commit(seg) }
+            try commitHeld()
         }
         guard hasAudio else { return }
         let end = section.startTimestampMs + committedSamples * 1000 / Int64(sampleRate)

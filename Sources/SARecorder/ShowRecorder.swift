@@ -124,11 +124,11 @@ public final class ShowRecorder {
         return lastSectionID
     }
 
-    private func makeWriter(url: String, startMs: Int64) throws -> SectionWriter {
+    private func makeWriter(url: String, startMs: Int64, live: Bool) throws -> SectionWriter {
         try SectionWriter(show: job.show, store: store, output: output,
                           section: NewSection(id: newSectionID(), startTimestampMs: startMs, sourceURL: url),
                           codec: codec, bitrate: job.bitrate, splitInterval: job.splitInterval,
-                          opusComplexity: job.opusComplexity, minFreeBytes: minFreeBytes, log: log)
+                          opusComplexity: job.opusComplexity, minFreeBytes: minFreeBytes, log: log, anchorToArrivals: live)
     }
 
     /// Records from the URL until `deadline` (reason `deadlineReason`) or a stop signal,
@@ -207,9 +207,14 @@ public final class ShowRecorder {
                 if ct.hasPrefix("text/html") || ct.hasPrefix("application/json") {
                     throw AudioRecorderError.badContent("unsupported stream: Content-Type \(ct) is not audio")
                 }
-                let startMs = Int64((response.date ?? Date()).timeIntervalSince1970 * 1000)
+                // The section is dated by its audio's arrivals (SectionWriter); the server's Date
+                // header (whole seconds) only tells whether its clock is far from ours.
+                let now = Date()
+                if let date = response.date, abs(date.timeIntervalSince(now)) > 5 {
+                    log.warning("the server's clock differs from ours by \(Int(date.timeIntervalSince(now).rounded())) s; timestamps follow ours")
+                }
                 do {
-                    writer = try makeWriter(url: url, startMs: startMs)
+                    writer = try makeWriter(url: url, startMs: Int64(now.timeIntervalSince1970 * 1000), live: true)
                 } catch {
                     setupError = error
                     throw error
@@ -270,7 +275,7 @@ public final class ShowRecorder {
 
     /// Imports a local MP3/AAC file or pipe (faster than real time) as one section.
     public func importInput(_ file: UnsafeMutablePointer<FILE>, name: String, startMs: Int64) throws -> RecordingOutcome {
-        let w = try makeWriter(url: name, startMs: startMs)
+        let w = try makeWriter(url: name, startMs: startMs, live: false)
         var buf = [UInt8](repeating: 0, count: 65536)
         var reason = "input_end"
         do {

@@ -51,13 +51,17 @@ def make_tone(path, seconds, codec_args, freq=440, extra_input=None):
 
 
 class Icecast:
-    def __init__(self, port):
+    def __init__(self, port, burst_size=None):
         self.port = port
         self.dir = tempfile.mkdtemp(prefix="sa-icecast-")
         self.sources = {}
+        self.burst_size = burst_size
 
     def start(self):
-        subprocess.run(["sh", os.path.join(ROOT, "scripts", "icecast.sh"), "start", self.dir, str(self.port)], check=True)
+        env = dict(os.environ)
+        if self.burst_size is not None:
+            env["SA_ICECAST_BURST_SIZE"] = str(self.burst_size)
+        subprocess.run(["sh", os.path.join(ROOT, "scripts", "icecast.sh"), "start", self.dir, str(self.port)], check=True, env=env)
 
     def stop(self):
         for mount in list(self.sources):
