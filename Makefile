@@ -27,7 +27,7 @@ build: deps
 test: build
 	$(SWIFT) build -c $(CONFIG) --build-tests
 	$(SWIFT) test -c $(CONFIG) --skip-build --disable-swift-testing
-	SA_BIN=$(CURDIR)/$(BUILD) python3 -m pytest -q Tests/integration
+	SA_BIN=$(CURDIR)/$(BUILD) python3 -m pytest -q --durations=15 Tests/integration
 
 install: build
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7

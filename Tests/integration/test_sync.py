@@ -168,6 +168,7 @@ def test_pull_while_recording_converges(recorder, postgres, icecast, tmp_path):
     rec.start()
     mount = "/conv.mp3"
     icecast.start_source(mount, "mp3")
+    p = None
     try:
         p = subprocess.Popen([bin_path("sa-record"), "--url", icecast.url(mount), "--name", "onair", "--output-dir", rec.out,
                               "--split-interval", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -185,6 +186,9 @@ def test_pull_while_recording_converges(recorder, postgres, icecast, tmp_path):
         p.send_signal(signal.SIGTERM)
         p.wait(20)
     finally:
+        if p and p.poll() is None:  # a failed assertion above must not leave the recorder running
+            p.kill()
+            p.wait(10)
         icecast.stop_source(mount)
     final = pull(cfg)
     assert final.returncode == 0

@@ -34,9 +34,18 @@ def record(ice, tmp_path, seconds, name="clock"):
     return t0, p
 
 
+def finish(p):
+    try:
+        return p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)
+
+
 def test_a_duration_run_ends_when_the_recorder_stopped_receiving(ice, tmp_path):
     t0, p = record(ice, tmp_path, 12)
-    out, err = p.communicate(timeout=60)
+    out, err = finish(p)
     exited = time.time()
     assert p.returncode == 0, err
     fin = [x for x in jsonlines(out) if x["type"] == "section_finished"]
@@ -56,7 +65,7 @@ def test_a_duration_run_ends_when_the_recorder_stopped_receiving(ice, tmp_path):
 
 def test_segment_timestamps_follow_the_anchor(ice, tmp_path):
     t0, p = record(ice, tmp_path, 7, name="segs")
-    out, err = p.communicate(timeout=60)
+    out, err = finish(p)
     assert p.returncode == 0, err
     con = sqlite3.connect(str(tmp_path / "segs.sqlite"))
     (start,) = con.execute("SELECT start_timestamp_ms FROM sections").fetchone()
@@ -78,7 +87,7 @@ def test_a_title_is_dated_by_when_it_aired(ice, tmp_path):
     a = time.time()
     ice.set_title("/clock.mp3", "Dated title")
     b = time.time()
-    out, err = p.communicate(timeout=60)
+    out, err = finish(p)
     assert p.returncode == 0, err
     titles = [x for x in jsonlines(out) if x["type"] == "title" and x["title"] == "Dated title"]
     assert len(titles) == 1, out
