@@ -84,7 +84,31 @@ public final class SFTPClient {
         }
     }
 
+    /// The link itself failed (timeout, reset, damaged packet), as opposed to a refusal.
+    var transportBroken: Bool {
+        guard let session else { return true }
+        let e = libssh2_session_last_errno(session)
+        return [LIBSSH2_ERROR_SOCKET_SEND, LIBSSH2_ERROR_SOCKET_RECV, LIBSSH2_ERROR_SOCKET_DISCONNECT, LIBSSH2_ERROR_TIMEOUT,
+                LIBSSH2_ERROR_SOCKET_TIMEOUT, LIBSSH2_ERROR_DECRYPT, LIBSSH2_ERROR_PROTO, LIBSSH2_ERROR_KEX_FAILURE,
+                LIBSSH2_ERROR_SOCKET_NONE].contains(e)
+    }
+
+    /// libssh2 reports a link that broke in the middle of authentication as a refused key. A
+    /// server that really refused still answers the next question (which methods it accepts).
+    private func linkStillAnswers() -> Bool {
+        guard let session else { return false }
+        return libssh2_userauth_list(session, config.username, UInt32(config.username.utf8.count)) != nil
+    }
+
+    /// After the link broke, nothing more is said on it: the socket is shut down so that closing
+    /// the handle, the SFTP channel and the session fail at once instead of each waiting out
+    /// the timeout (four timeouts, two minutes, on a stalled link).
+    private func abandonLinkIfBroken() {
+        if transportBroken && socketFD >= 0 { Glibc.shutdown(socketFD, Int32(SHUT_RDWR)) }
+    }
+
     func sessionError(_ what: String, status: ExitStatus = .unavailable, code: String = "unavailable") -> SAError {
+        abandonLinkIfBroken()
         var msg: UnsafeMutablePointer<CChar>?
         var len: Int32 = 0
         if let session { libssh2_session_last_error(session, &msg, &len, 0) }
@@ -156,11 +180,19 @@ public final class SFTPClient {
             }
             let passphrase = try credentials.value(.sftp, profile: profile, field: "passphrase") ?? ""
             if sa_ssh_auth_key(session, config.username, path, passphrase) == 0 { return }
+            // A link that broke while authenticating is not a refusal.
+            if transportBroken || !linkStillAnswers() {
+                throw sessionError("the connection to \(config.host) broke during authentication")
+            }
+            // A damaged answer that the SSH library dropped also looks like a refusal: ask once more.
+            if sa_ssh_auth_key(session, config.username, path, passphrase) == 0 { return }
+            if transportBroken { throw sessionError("the connection to \(config.host) broke during authentication") }
             if password == nil {
                 throw SAError(.noPermission, code: "auth", "\(config.username)@\(config.host) refused the key \(path) (wrong key or passphrase)")
             }
         }
         if let password, sa_ssh_auth_password(session, config.username, password) == 0 { return }
+        if transportBroken || !linkStillAnswers() { throw sessionError("the connection to \(config.host) broke during authentication") }
         throw SAError(.noPermission, code: "auth",
                       "\(config.username)@\(config.host) refused the \(key != nil ? "key and the password" : "password") of profile '\(profile)'")
     }
@@ -168,6 +200,7 @@ public final class SFTPClient {
     // MARK: SFTP
 
     private func sftpError(_ what: String) -> SAError {
+        abandonLinkIfBroken()
         let code = sftp.map { libssh2_sftp_last_error($0) } ?? 0
         if libssh2_session_last_errno(session) != LIBSSH2_ERROR_SFTP_PROTOCOL {
             return sessionError("\(what) on \(config.host)")

@@ -54,6 +54,9 @@ public final class StreamConnection {
     fileprivate var callbackError: (any Error)?
     fileprivate var stoppedByUs = false
     fileprivate var bodyBytes = 0
+    /// When the last body byte arrived (monotonic seconds); a stall is timed from it.
+    fileprivate var lastByteAt: Double = 0
+    fileprivate var stalledByUs = false
     fileprivate var curl: UnsafeMutableRawPointer?
 
     public init(url: String, stallTimeout: Int, connectTimeout: Int = 15) {
@@ -108,6 +111,7 @@ public final class StreamConnection {
             return .failed(String(describing: callbackError))
         }
         if stoppedByUs { return .stopped }
+        if stalledByUs { return .stalled }
         var code = 0
         _ = sa_curl_get_long(h, CURLINFO_RESPONSE_CODE, &code)
         switch rc {
@@ -166,6 +170,7 @@ public final class StreamConnection {
     /// read out of the body first.
     fileprivate func body(_ bytes: UnsafeRawBufferPointer, handle: UnsafeMutableRawPointer?) -> Bool {
         bodyBytes += bytes.count
+        lastByteAt = monotonicSeconds()
         if !sawStatusLine && !responseDelivered {
             var pre = icyPreamble ?? []
             pre.append(contentsOf: bytes)
@@ -228,6 +233,12 @@ public final class StreamConnection {
             stoppedByUs = true
             return false
         }
+        // curl's low-speed check averages over seconds, which noticed a stall up to 6 s late;
+        // this one counts from the last byte (curl calls here about once a second while idle).
+        if bodyBytes > 0, monotonicSeconds() - lastByteAt >= Double(stallTimeout) {
+            stalledByUs = true
+            return false
+        }
         return true
     }
 }
@@ -261,6 +272,12 @@ private func writeCallback(_ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ n
         return 0
     }
     return conn.body(UnsafeRawBufferPointer(start: ptr, count: len), handle: conn.curl) ? len : 0
+}
+
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 private func progressCallback(_ ctx: UnsafeMutableRawPointer?, _ a: curl_off_t, _ b: curl_off_t, _ c: curl_off_t, _ d: curl_off_t) -> Int32 {
