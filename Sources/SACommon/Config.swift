@@ -27,6 +27,9 @@ public struct SessionConfig: Sendable {
     public var splitInterval: Int = 10
     public var retentionHours: Int = 168
     public var stallTimeoutSeconds: Int = 30
+    /// PEM file of certificate authorities trusted for this session's https:// URLs (besides
+    /// none: when set, only these); nil uses the system's store.
+    public var caFile: String?
     public var window: DailyWindow?
 }
 
@@ -141,6 +144,10 @@ public enum ConfigLoader {
             session.splitInterval = try s.int("split_interval", default: 10, range: 1...3600)
             session.retentionHours = try s.int("retention_hours", default: 168, range: 1...1_000_000)
             session.stallTimeoutSeconds = try s.int("stall_timeout_seconds", default: 30, range: 1...3600)
+            session.caFile = try s.string("ca_file").map { ConfigLoader.resolve($0, relativeTo: r.file) }
+            if let ca = session.caFile, !FileManager.default.isReadableFile(atPath: ca) {
+                throw SAError.config("\(r.file): '\(s.path).ca_file' \(ca) cannot be read")
+            }
             guard let sched = try s.table("schedule") else {
                 throw SAError.config("\(r.file): '\(s.path).schedule' is required (record_start, record_end)")
             }

@@ -220,7 +220,9 @@ public final class SQLiteReceiverShowDB: ReceiverShowDB {
         } catch {
             throw SAError(.cantCreate, code: "io", "cannot create receiver directory \(dir)")
         }
-        store = try SQLiteShowStore(path: (dir as NSString).appendingPathComponent(database + ".sqlite"), create: true)
+        let path = (dir as NSString).appendingPathComponent(database + ".sqlite")
+        try SQLiteShowStore.refuseForeign(path)
+        store = try SQLiteShowStore(path: path, create: true)
         lockPath = (dir as NSString).appendingPathComponent(".\(database).sync.lock")
     }
 

@@ -106,6 +106,26 @@ public final class SQLiteShowStore: RecordingStore {
         }
     }
 
+    /// Before creating our tables in an existing file: one that holds tables but no metadata
+    /// table is someone else's and is refused untouched (one of ours that a killed first run left
+    /// without its identity is taken up again).
+    public static func refuseForeign(_ path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let probe = try SQLiteDatabase(path: path, readOnly: true, create: false)
+        let tables: Int64?
+        let meta: Int64?
+        do {
+            tables = try probe.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table'")?.int
+            meta = try probe.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'metadata'")?.int
+        } catch {
+            throw SAError(.dataError, code: "corrupt", "\(path) is not a SQLite database")
+        }
+        if (tables ?? 0) > 0 && meta == 0 {
+            throw SAError(.dataError, code: "not_a_show_database",
+                          "\(path) holds other tables and no save_audio_stream metadata; left untouched (move it away or use another name)")
+        }
+    }
+
     public var schemaVersion: Int {
         (try? metadata(MetaKey.version)).flatMap { $0.flatMap(Int.init) } ?? 0
     }
@@ -152,6 +172,7 @@ public final class SQLiteShowStore: RecordingStore {
     /// format and bitrate, since one database holds one continuous encoding.
     public static func openForRecording(outputDir: String, settings: ShowSettings) throws -> SQLiteShowStore {
         let path = SQLiteShowStore.path(outputDir: outputDir, show: settings.name)
+        try refuseForeign(path)
         if FileManager.default.fileExists(atPath: path) {
             // Look before migrating or writing anything.
             let probe = try SQLiteDatabase(path: path, readOnly: true)
@@ -213,7 +234,7 @@ public final class SQLiteShowStore: RecordingStore {
         try db.transaction {
             if !sectionInserted.contains(section.id) {
                 try db.run("INSERT INTO sections (id, start_timestamp_ms, is_open, source_url) VALUES (?, ?, 1, ?) ON CONFLICT(id) DO NOTHING",
-                           [.int(section.id), .int(section.startTimestampMs), .text(section.sourceURL)])
+                           [.int(section.id), .int(section.startTimestampMs), .text(Redaction.userinfo(section.sourceURL))])
             }
             guard let ins = insertSegment else { throw SAError.internalError("cannot prepare segment insert") }
             try ins.bind([.int(segment.timestampMs), .int(segment.isTimestampFromSource ? 1 : 0),

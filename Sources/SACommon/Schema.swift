@@ -66,13 +66,16 @@ public enum Schema {
         // the section (source_is_open) or its last segment (last_segment_id, in local ids) has
         // not arrived yet. `reported` marks sections a section_synced record was written for.
         // exports.duration_samples is the audio the exported file holds, so a section that
-        // gained audio since is exported again.
+        // gained audio since is exported again. A recorder's exports were of closed sections,
+        // which never grow, so they are filled in; a receiver's may be short and are redone once.
         """
         ALTER TABLE sections ADD COLUMN source_is_open INTEGER;
         ALTER TABLE sections ADD COLUMN last_segment_id BIGINT;
         ALTER TABLE sections ADD COLUMN reported INTEGER NOT NULL DEFAULT 0;
         UPDATE sections SET source_is_open = is_open, reported = 1 - is_open;
         ALTER TABLE exports ADD COLUMN duration_samples BIGINT;
+        UPDATE exports SET duration_samples = (SELECT coalesce(sum(g.duration_samples), 0) FROM segments g WHERE g.section_id = exports.section_id)
+        WHERE coalesce((SELECT value FROM metadata WHERE key = 'is_recipient'), 'false') <> 'true';
         """,
     ]
 

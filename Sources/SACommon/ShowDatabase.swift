@@ -40,9 +40,15 @@ public enum ShowDatabases {
             let url = try PostgresURL(parsing: db)
             guard url.database != nil else { throw SAError(.usage, code: "bad_param", "\(db) names no database") }
             let conn = try PGConnection(url: url, password: password, applicationName: "save_audio_stream")
-            guard try !conn.exec("SELECT to_regclass('public.metadata') IS NOT NULL")[0].isEmpty,
-                  try conn.exec("SELECT to_regclass('public.metadata') IS NOT NULL")[0][0] == "t" else {
-                throw SAError(.dataError, code: "not_found", "\(url.display) is not a save_audio_stream database")
+            // Ours only when its metadata names it (unique_id, audio_format); anything else is
+            // refused before a migration could add our tables to someone else's database.
+            let hasMeta = try conn.exec("SELECT to_regclass('public.metadata') IS NOT NULL").first?.first ?? nil
+            var ours = hasMeta == "t"
+            if ours {
+                ours = (try conn.exec("SELECT count(*) FROM metadata WHERE key IN ('unique_id', 'audio_format')").first?.first ?? nil) == "2"
+            }
+            guard ours else {
+                throw SAError(.dataError, code: "not_a_show_database", "\(url.display) is not a save_audio_stream show database; left untouched")
             }
             if !readOnly { try PGSchema.migrate(conn) }
             return PGShowDatabase(conn: conn)

@@ -66,7 +66,7 @@ public enum FragmentedMP4 {
             b.append(fullBox("dref", version: 0, flags: 0) { d in d.u32(1); d.append(fullBox("url ", version: 0, flags: 1) { _ in }) })
         }
         let dOps = box("dOps") { b in
-            b.u8(0); b.u8(1); b.u16(UInt16(preSkip)); b.u32(48000); b.u16(0); b.u8(0)
+            b.u8(0); b.u8(1); b.u16(UInt16(clamping: preSkip)); b.u32(48000); b.u16(0); b.u8(0)
         }
         let opus = box("Opus") { b in
             b.zeros(6); b.u16(1)  // data reference index

@@ -28,7 +28,10 @@ public final class OggOpusWriter {
         var head = Array("OpusHead".utf8)
         head.append(1)  // version
         head.append(1)  // channels
-        head += le16(UInt16(preSkip))
+        guard let preSkip16 = UInt16(exactly: preSkip) else {
+            throw SAExportError("the database's pre-skip \(preSkip) is not a number of samples from 0 to 65535")
+        }
+        head += le16(preSkip16)
         head += le32(48000)  // input sample rate: what the recorder encoded from
         head += le16(0)  // output gain
         head.append(0)  // channel mapping family

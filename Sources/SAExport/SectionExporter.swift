@@ -138,7 +138,10 @@ public enum SectionExporter {
             }
             // A serial number derived from the section keeps the output reproducible.
             let serial = Int32(truncatingIfNeeded: (sectionID ^ (sectionID >> 32)) & 0x7FFF_FFFF)
-            let writer = try OggOpusWriter(serial: serial, preSkip: Int(meta[MetaKey.encoderDelay] ?? "312") ?? 312,
+            guard let preSkip = Int(meta[MetaKey.encoderDelay] ?? "312"), (0...65535).contains(preSkip) else {
+                throw SAError(.dataError, code: "bad_database", "\(database.location): encoder_delay_samples is not 0 to 65535", context: ctx)
+            }
+            let writer = try OggOpusWriter(serial: serial, preSkip: preSkip,
                                            totalSamples: section.durationSamples, tags: tags, sink: sink)
             try database.forEachSegment(section: sectionID) { seg in
                 try writer.addSegment(seg.audio, isLastSegment: seg.id == section.lastSegmentID)

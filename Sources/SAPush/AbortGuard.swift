@@ -12,8 +12,9 @@ public enum AbortGuard {
     nonisolated(unsafe) private static var recordLength = 0
     nonisolated(unsafe) private static var messageLength = 0
 
-    public static func install() {
-        setFile(nil)
+    /// Armed only while a file is being pushed; an abort anywhere else stays an abort.
+    public static func arm(file: String) {
+        setFile(file)
         signal(SIGABRT) { _ in
             // Only async-signal-safe calls here: write(2) of prepared bytes, then _exit(2).
             if let p = AbortGuard.recordPtr { _ = write(1, p, AbortGuard.recordLength) }
@@ -22,8 +23,10 @@ public enum AbortGuard {
         }
     }
 
+    public static func disarm() { signal(SIGABRT, SIG_DFL) }
+
     /// The file being pushed, named in the record if the SSH library aborts.
-    public static func setFile(_ path: String?) {
+    static func setFile(_ path: String?) {
         var fields: [(String, JSONValue)] = [("type", "error"), ("code", "unavailable"),
                                              ("message", "the SSH connection broke: a damaged packet stopped the SSH library; try again")]
         if let path { fields.append(("file_path", .string(path))) }

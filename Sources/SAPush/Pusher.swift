@@ -41,8 +41,8 @@ public final class Pusher {
     /// Pushes one file. `show`, `db` and `sectionID` (from the input line) let the push be
     /// recorded in the show's database.
     public func push(local: String, show: String?, db: String?, sectionID: Int64?) throws -> JSONValue {
-        AbortGuard.setFile(local)
-        defer { AbortGuard.setFile(nil) }
+        AbortGuard.arm(file: local)
+        defer { AbortGuard.disarm() }
         var ctx: [(String, JSONValue)] = [("file_path", .string(local))]
         if let show { ctx.append(("show", .string(show))) }
         if let sectionID { ctx.append(("section_id", .int(sectionID))) }

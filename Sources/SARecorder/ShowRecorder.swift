@@ -14,6 +14,8 @@ public struct RecordingJob: Sendable {
     public var minFreeMB: Int
     public var outputDir: String
     public var opusComplexity = 10
+    /// Certificate authorities for https:// streams (PEM); nil: the system's store.
+    public var caFile: String?
 
     public init(show: String, url: String, format: AudioFormat, bitrate: Int, splitInterval: Int,
                 stallTimeoutSeconds: Int, minFreeMB: Int, outputDir: String) {
@@ -31,6 +33,7 @@ public struct RecordingJob: Sendable {
         self.init(show: session.name, url: session.url, format: session.audioFormat, bitrate: session.bitrate,
                   splitInterval: session.splitInterval, stallTimeoutSeconds: session.stallTimeoutSeconds,
                   minFreeMB: config.minFreeMB, outputDir: config.outputDir)
+        caFile = session.caFile
     }
 }
 
@@ -190,7 +193,8 @@ public final class ShowRecorder {
 
     private func recordConnection(url: String, shouldStop: @escaping () -> Bool, deadlineReason: String,
                                   diskLow: Flag, outcome: inout RecordingOutcome) -> ConnectionResult {
-        let conn = StreamConnection(url: url, stallTimeout: job.stallTimeoutSeconds, connectTimeout: min(15, max(3, job.stallTimeoutSeconds)))
+        let conn = StreamConnection(url: url, stallTimeout: job.stallTimeoutSeconds, connectTimeout: min(15, max(3, job.stallTimeoutSeconds)),
+                                    caFile: job.caFile)
         var writer: SectionWriter?
         var demuxer: ICYDemuxer?
         var playlistBody: [UInt8]?

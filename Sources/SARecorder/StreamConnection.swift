@@ -59,7 +59,10 @@ public final class StreamConnection {
     fileprivate var stalledByUs = false
     fileprivate var curl: UnsafeMutableRawPointer?
 
-    public init(url: String, stallTimeout: Int, connectTimeout: Int = 15) {
+    public let caFile: String?
+
+    public init(url: String, stallTimeout: Int, connectTimeout: Int = 15, caFile: String? = nil) {
+        self.caFile = caFile
         self.url = url
         self.stallTimeout = stallTimeout
         self.connectTimeout = connectTimeout
@@ -95,6 +98,10 @@ public final class StreamConnection {
         _ = sa_curl_set_long(h, CURLOPT_LOW_SPEED_LIMIT, 1)
         _ = sa_curl_set_long(h, CURLOPT_LOW_SPEED_TIME, stallTimeout)
         _ = sa_curl_set_long(h, CURLOPT_TCP_KEEPALIVE, 1)
+        // Certificates are always verified; ca_file replaces the system's store when set.
+        _ = sa_curl_set_long(h, CURLOPT_SSL_VERIFYPEER, 1)
+        _ = sa_curl_set_long(h, CURLOPT_SSL_VERIFYHOST, 2)
+        if let caFile { _ = sa_curl_set_str(h, CURLOPT_CAINFO, caFile) }
         _ = sa_curl_set_str(h, CURLOPT_ACCEPT_ENCODING, "identity")
         _ = sa_curl_set_ptr(h, CURLOPT_ERRORBUFFER, &errbuf)
         _ = sa_curl_set_long(h, CURLOPT_NOPROGRESS, 0)

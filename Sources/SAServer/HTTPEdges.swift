@@ -19,9 +19,8 @@ public struct HeadAsGetResponder<Inner: HTTPResponder>: HTTPResponder {
         guard request.method == .head else { return try await inner.respond(to: request, context: context) }
         var head = request.head
         head.method = .get
-        var response = try await inner.respond(to: Request(head: head, body: request.body), context: context)
-        response.body = ResponseBody()
-        return response
+        // Keeps the GET answer's Content-Length (setting `body` would reset it to 0).
+        return try await inner.respond(to: Request(head: head, body: request.body), context: context).createHeadResponse()
     }
 }
 

@@ -91,6 +91,10 @@ public final class SyncPass {
         guard !remoteUnique.isEmpty, !remoteFormat.isEmpty else {
             throw SAError(.unavailable, code: "bad_response", "metadata of \(show) lacks unique_id or audio_format")
         }
+        let delayText = meta["encoder_delay_samples"]?.stringValue ?? meta["encoder_delay_samples"]?.intValue.map(String.init) ?? "0"
+        guard let delay = Int(delayText), (0...65535).contains(delay) else {
+            throw SAError(.dataError, code: "bad_response", "metadata of \(show): encoder_delay_samples '\(delayText)' is not 0 to 65535")
+        }
         let maxID = meta["max_id"]?.intValue
         let minID = meta["min_id"]?.intValue
 
@@ -142,7 +146,7 @@ public final class SyncPass {
                 (MetaKey.sampleRate, meta["sample_rate"]?.stringValue ?? (remoteFormat == "aac" ? "16000" : "48000")),
                 (MetaKey.uniqueID, local[MetaKey.uniqueID] ?? UniqueID.make()), (MetaKey.isRecipient, "true"),
                 (MetaKey.sourceUniqueID, remoteUnique), (MetaKey.lastSyncedID, "0"),
-                (MetaKey.encoderDelay, meta["encoder_delay_samples"]?.stringValue ?? meta["encoder_delay_samples"]?.intValue.map(String.init) ?? "0"),
+                (MetaKey.encoderDelay, String(delay)),
                 (MetaKey.splitInterval, meta["split_interval"]?.stringValue ?? meta["split_interval"]?.intValue.map(String.init) ?? "10"),
             ])
             last = 0

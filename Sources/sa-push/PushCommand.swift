@@ -26,7 +26,6 @@ struct PushCommand: ParsableCommand {
         ToolMain.run(tool: "sa-push") {
             try SALog.bootstrap(level: common.logLevel)
             signal(SIGPIPE, SIG_IGN)  // a peer that went away is an error to report, not a way to die
-            AbortGuard.install()
             let file = common.config ?? ConfigPaths.recordConfig()
             let config = try ConfigLoader.loadRecord(file: file)
             guard let sftp = config.sftp else { throw SAError.config("\(file) has no [sftp] table; sa-push needs one") }

@@ -60,6 +60,9 @@ struct RecordCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Reconnect after this many seconds without data (default 30), for --url.", valueName: "seconds"))
     var stallTimeout: Int = 30
 
+    @Option(name: .long, help: ArgumentHelp("Trust the certificate authorities in this PEM file for an https --url (default: the system's store).", valueName: "file"))
+    var caFile: String?
+
     @Option(name: .long, help: ArgumentHelp("Refuse to record below this much free disk (default 200), for --url/--input.", valueName: "MB"))
     var minFreeMb: Int = 200
 
@@ -71,6 +74,10 @@ struct RecordCommand: ParsableCommand {
         }
         if duration != nil && until != nil { throw ValidationError("use either --duration or --until, not both") }
         if (duration != nil || until != nil) && url == nil { throw ValidationError("--duration and --until apply to --url") }
+        if let caFile {
+            if url == nil { throw ValidationError("--ca-file applies to --url") }
+            if !FileManager.default.isReadableFile(atPath: caFile) { throw ValidationError("--ca-file \(caFile) cannot be read") }
+        }
         if AudioFormat(rawValue: format) == nil { throw ValidationError("--format must be opus or aac, got '\(format)'") }
         if !(1...3600).contains(splitInterval) { throw ValidationError("--split-interval must be 1 to 3600 seconds") }
         if !(1...3600).contains(stallTimeout) { throw ValidationError("--stall-timeout must be 1 to 3600 seconds") }
@@ -96,8 +103,10 @@ struct RecordCommand: ParsableCommand {
     private func adHocJob(url: String) throws -> RecordingJob {
         let show = try ShowName.validate(name!)
         let f = AudioFormat(rawValue: format)!
-        return RecordingJob(show: show, url: url, format: f, bitrate: bitrate ?? f.defaultBitrate, splitInterval: splitInterval,
-                            stallTimeoutSeconds: stallTimeout, minFreeMB: minFreeMb, outputDir: outputDir ?? ".")
+        var job = RecordingJob(show: show, url: url, format: f, bitrate: bitrate ?? f.defaultBitrate, splitInterval: splitInterval,
+                               stallTimeoutSeconds: stallTimeout, minFreeMB: minFreeMb, outputDir: outputDir ?? ".")
+        job.caFile = caFile
+        return job
     }
 
     private func runImport(_ input: String) throws -> ExitStatus {

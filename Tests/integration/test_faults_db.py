@@ -12,6 +12,7 @@ import pytest
 
 from audiotools import jsonlines
 from conftest import PORT_BASE, ROOT, Postgres, bin_path, make_tone, receiver_config, run_tool
+from faultproxy import FaultProxy
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,13 @@ def test_postgres_stopped_in_the_middle_of_a_pull_then_the_next_pull_converges(t
         rec = recorder()
         rec.record_file("news", long_tone)  # 120 segments
         rec.start()
+        # 50 ms each way on every request: 120 chunks of one segment take many seconds, so
+        # PostgreSQL surely stops in the middle of the pull.
+        proxy = FaultProxy("127.0.0.1", rec.port).start()
+        proxy.latency(50)
         cfg, prefix = receiver_config(tmp_path, rec, pg.url, chunk_size=1)
+        text = open(cfg).read().replace(rec.url, f"http://127.0.0.1:{proxy.port}")
+        open(cfg, "w").write(text)
         p = subprocess.Popen([bin_path("sa-pull"), "--config", cfg], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         dbname = f"save_audio_{prefix}_news"
 
@@ -83,13 +90,16 @@ def test_postgres_stopped_in_the_middle_of_a_pull_then_the_next_pull_converges(t
         while progress() < 5 and time.time() < deadline and p.poll() is None:
             time.sleep(0.02)
         pg_ctl = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))[-1]
-        subprocess.run(["runuser", "-u", "postgres", "--", pg_ctl, "-D", os.path.join(pg.dir, "data"),
-                        "stop", "-m", "immediate"], capture_output=True)
+        assert p.poll() is None, "the pull ended before PostgreSQL could be stopped under it"
+        stopped = subprocess.run(["runuser", "-u", "postgres", "--", pg_ctl, "-D", os.path.join(pg.dir, "data"),
+                                  "stop", "-m", "immediate"], capture_output=True, text=True)
+        assert stopped.returncode == 0, stopped.stderr
         out, err = p.communicate(timeout=60)
-        if p.returncode != 0:
-            assert p.returncode == 69, (p.returncode, err)
-            assert [x["code"] for x in jsonlines(out) if x.get("type") == "error"] == ["unavailable"], out
+        proxy.stop()
+        assert p.returncode == 69, (p.returncode, err)
+        assert [x["code"] for x in jsonlines(out) if x.get("type") == "error"] == ["unavailable"], out
         subprocess.run(["sh", os.path.join(ROOT, "scripts", "postgres.sh"), "start", pg.dir, str(pg.port)], check=True)
+        open(cfg, "w").write(text.replace(f"http://127.0.0.1:{proxy.port}", rec.url))  # the direct link again
         r = run_tool([bin_path("sa-pull"), "--config", cfg])
         assert r.returncode == 0, r.stderr
         con = sqlite3.connect(rec.db("news"))

@@ -410,6 +410,33 @@ def test_a_sqlite_file_that_is_not_a_show_database_is_refused_untouched(tmp_path
         assert error_records(r)[0]["code"] == "not_a_show_database", r.stdout
 
 
+def test_recording_into_a_foreign_sqlite_file_is_refused_untouched(tmp_path, tones):
+    out = tmp_path / "rec"
+    out.mkdir()
+    other = out / "show.sqlite"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE notes (t TEXT)")
+    con.commit()
+    con.close()
+    before = other.read_bytes()
+    r = run_tool([bin_path("sa-record"), "--input", tones["a"], "--name", "show", "--output-dir", str(out), "--min-free-mb", "0"])
+    assert other.read_bytes() == before
+    assert_clean_exit(r, 65)
+    assert error_records(r)[0]["code"] == "not_a_show_database"
+
+
+def test_a_postgres_database_that_is_not_ours_is_refused_untouched(postgres):
+    postgres.psql("postgres", "DROP DATABASE IF EXISTS otherapp")
+    postgres.psql("postgres", "CREATE DATABASE otherapp")
+    postgres.psql("otherapp", "CREATE TABLE metadata (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO metadata VALUES ('theirs', '1')")
+    for args in (["sa-prune", "--db", f"{postgres.url}/otherapp"], ["sa-export", "--db", f"{postgres.url}/otherapp", "--section", "1"]):
+        r = run_tool([bin_path(args[0]), *args[1:]])
+        tables = postgres.psql("otherapp", "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+        assert tables == [["metadata"]], f"{args[0]} changed the database: {tables}"
+        assert_clean_exit(r, 65)
+        assert error_records(r)[0]["code"] == "not_a_show_database"
+
+
 # 6. Bad input.
 
 def test_out_of_range_numbers_are_usage_errors(tmp_path, tones):
@@ -550,13 +577,16 @@ def test_an_idle_keep_alive_connection_is_closed(served_short):
 
 
 def test_head_is_answered_wherever_get_is(served):
-    base, _, _ = served
-    for path in ("/api/health", "/api/sync/shows", "/api/shows", "/"):
+    base, _, rec = served
+    sid = sqlite3.connect(rec.db("news")).execute("SELECT id FROM sections").fetchone()[0]
+    for path in ("/api/health", "/api/sync/shows", "/api/shows", "/", f"/show/news/session/{sid}/audio.ogg"):
         gs, gh, gb = http_get(base + path)
         hs, hh, hb = http_get(base + path, method="HEAD")
         assert hs == gs == 200, (path, hs, gs)
         assert hb == b""
         assert hh.get("Content-Type") == gh.get("Content-Type")
+        # HEAD tells the length a GET sends (players and podcast apps size files this way).
+        assert hh.get("Content-Length") == gh.get("Content-Length") == str(len(gb)), (path, hh.get("Content-Length"))
 
 
 def test_an_unsatisfiable_range_answers_valid_json_without_echoing_the_header(served):
