@@ -17,11 +17,11 @@ final class SectionWriter {
     /// position p of the stream, arriving at wall time t, aired no later than t. The start is the
     /// latest one consistent with every arrival before the first commit: min(t - p). Imports
     /// keep the start they were given.
-    /// Until the burst is over (the anchor has not moved for a second), completed segments wait
-    /// here, so that none is dated before the start is known; at most the burst and a second.
     let anchorToArrivals: Bool
     private var anchorMs: Double?
     private var anchorMovedAtMs: Double = 0
+    /// Until the burst is over (the anchor has not moved for a second), completed segments wait
+    /// here, so that none is dated before the start is known: at most the burst and a second.
     private var held: [SegmentAssembler.Segment] = []
     private var heldSamples: Int64 = 0
     let codec: OutputCodec
