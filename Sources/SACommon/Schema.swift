@@ -86,7 +86,7 @@ public enum Schema {
             .replacingOccurrences(of: "audio_data BLOB NOT NULL", with: "audio_data BYTEA NOT NULL")
     }
 
-    /// The exact refusal message of the seed, kept byte for byte.
+    /// The refusal message of the original save_audio_stream, kept byte for byte (scripts match it).
     public static let recipientRefusal =
         "Cannot record to a recipient database. This database is configured for syncing only."
 }

@@ -18,7 +18,7 @@ public struct SegmentRecord: Sendable, Equatable {
         self.audio = audio
     }
 
-    /// The seed's JSON form: audio as base64, plus duration_samples.
+    /// The original save_audio_stream's JSON form: audio as base64, plus duration_samples.
     public var json: JSONValue {
         .object([("id", .int(id)), ("timestamp_ms", .int(timestampMs)), ("is_timestamp_from_source", .int(isTimestampFromSource)),
                  ("audio_data", .string(Data(audio).base64EncodedString())), ("section_id", .int(sectionID)),

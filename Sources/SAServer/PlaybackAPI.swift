@@ -100,7 +100,7 @@ final class AudioCache: @unchecked Sendable {
     }
 }
 
-/// The receiver's playback API (SPEC §6): shows, metadata, sessions by time range, titles,
+/// The receiver's playback API: shows, metadata, sessions by time range, titles,
 /// segment estimates, per-session audio with HTTP ranges, and HLS playlists.
 public enum PlaybackAPI {
     public static func register<Context: RequestContext>(on router: Router<Context>, store: any PlaybackStore, cacheDir: String) {

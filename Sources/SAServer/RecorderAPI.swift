@@ -51,7 +51,8 @@ public struct RecorderAPIOptions: Sendable {
     }
 }
 
-/// The recorder's sync API (SPEC §6): paths, parameters and field names of the seed.
+/// The recorder's sync API: paths, parameters and field names as the original save_audio_stream
+/// has them, so its receivers keep working.
 public enum RecorderAPI {
     public static func register<Context: RequestContext>(on router: Router<Context>, source: ShowSource, options: RecorderAPIOptions) {
         ReceiverAPI.registerCommon(on: router, mode: options.mode)

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import SACommon
 
-/// One sync pass (the seed's `--sync-only`): for each show in order, validate the remote
+/// One sync pass (the original save_audio_stream's `--sync-only`): for each show in order, validate the remote
 /// metadata against the local copy, then copy sections, segments (in chunks, each committed
 /// together with the new `last_synced_id`) and titles.
 public final class SyncPass {

@@ -1,7 +1,7 @@
 import Foundation
 import SACommon
 
-// The seed's command lines, kept working by dispatching to the tools:
+// The original save_audio_stream's command lines, kept working by dispatching to the tools:
 //   save_audio_stream receiver --config F --sync-only  →  sa-pull --config F
 //   save_audio_stream receiver --config F              →  sa-serve --config F
 //   save_audio_stream record --config F                →  sa-record --config F, with sa-serve --config F beside it

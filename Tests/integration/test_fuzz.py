@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import bin_path, make_tone, run_tool
+from conftest import bin_path, free_port, make_tone, run_tool
 
 SEED = int(os.environ.get("SA_FUZZ_SEED", str(int(time.time()))))
 
@@ -82,14 +82,6 @@ def test_json_lines_readers_survive_random_and_mutated_input(tmp_path, show_db, 
     assert not any("code" in x and x["code"] == "internal" for x in records), [x for x in records if x.get("code") == "internal"][:3]
     # Nothing was written outside the output directory.
     assert not os.path.exists("/etc/passwd.ogg")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 @pytest.mark.skipif(shutil.which("st") is None, reason="schemathesis is installed by make deps")

@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 
 from audiotools import jsonlines
-from conftest import PORT_BASE, Postgres, bin_path, make_tone, receiver_config, run_tool
+from conftest import PORT_BASE, Postgres, bin_path, free_port, make_tone, receiver_config, run_tool
 
 DEAD_PG = "postgres://u@127.0.0.1:1/x"
 
@@ -91,14 +91,6 @@ def wait_for(pred, timeout, step=0.2):
             return v
         time.sleep(step)
     return pred()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def start_receiver(cfg, creds=None, extra=()):
