@@ -132,7 +132,7 @@ def bench_pull(mp3):
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for _ in range(200):
                 try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1)
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/api/mode", timeout=1)
                     break
                 except Exception:
                     time.sleep(0.05)
@@ -248,7 +248,7 @@ def bench_serve(mp3):
         base = f"http://127.0.0.1:{port}"
         for _ in range(200):
             try:
-                urllib.request.urlopen(base + "/api/health", timeout=1)
+                urllib.request.urlopen(base + "/api/mode", timeout=1)
                 break
             except Exception:
                 time.sleep(0.05)

@@ -33,6 +33,29 @@ public final class ShowLock {
         return ShowLock(path: path, fd: fd)
     }
 
+    /// Whether some process holds the show's lock, found without touching the lock (taking it,
+    /// even shared and for an instant, could make a recorder starting at that moment fail).
+    /// Reads the kernel's lock table, `/proc/locks`, for an flock on the lock file's inode.
+    public static func isHeld(directory: String, show: String) -> Bool {
+        let path = (directory as NSString).appendingPathComponent(".\(show).lock")
+        var st = stat()
+        guard stat(path, &st) == 0, let table = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else { return false }
+        let inode = UInt64(st.st_ino)
+        let dev = UInt64(st.st_dev)
+        let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & ~UInt64(0xfff))
+        let minor = (dev & 0xff) | ((dev >> 12) & ~UInt64(0xff))
+        for line in table.split(separator: "\n") {
+            // "1: FLOCK  ADVISORY  WRITE 1061 fe:00:16220163 0 EOF" (device in hex, inode in decimal)
+            let f = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard f.count >= 6, f[1] == "FLOCK", f[3] == "WRITE" else { continue }
+            let id = f[5].split(separator: ":")
+            if id.count == 3, UInt64(id[2]) == inode, UInt64(id[0], radix: 16) == major, UInt64(id[1], radix: 16) == minor {
+                return true
+            }
+        }
+        return false
+    }
+
     public func release() {
         guard fd >= 0 else { return }
         flock(fd, LOCK_UN)

@@ -44,6 +44,8 @@ public struct RecorderAPIOptions: Sendable {
     public var exportDir: String
     /// `--db` inspection: the database is never written, not even export bookkeeping.
     public var readOnly: Bool
+    /// The record config's sessions, for the health check (which shows should be recording now).
+    public var sessions: [SessionConfig] = []
     public init(mode: String, exportDir: String, readOnly: Bool = false) {
         self.mode = mode
         self.exportDir = exportDir
@@ -55,7 +57,8 @@ public struct RecorderAPIOptions: Sendable {
 /// has them, so its receivers keep working.
 public enum RecorderAPI {
     public static func register<Context: RequestContext>(on router: Router<Context>, source: ShowSource, options: RecorderAPIOptions) {
-        ReceiverAPI.registerCommon(on: router, mode: options.mode)
+        ReceiverAPI.registerCommon(on: router, mode: options.mode,
+                                   monitor: .recorder(RecorderMonitor(source: source, sessions: options.sessions)))
 
         router.get("/api/sync/shows") { _, _ in
             await API.respond {

@@ -207,10 +207,17 @@ public final class SyncPass {
         reportedAlready = true
         try reportCompleteSections(show, db, format: remoteFormat)
         let lastSynced = Int64(try db.metadata()[MetaKey.lastSyncedID] ?? "0") ?? 0
+        // How far behind the recorder this copy is, for monitoring: the end of the newest audio
+        // on each side as this pass saw it.
+        let rate = Int64(AudioFormat(rawValue: remoteFormat)?.sampleRate ?? 48000)
+        let recorderNewest = sectionsByID.values.map { $0.startTimestampMs + $0.durationSamples * 1000 / rate }.max()
+        let storedNewest = try db.newestAudioEndMs(sampleRate: rate)
         output.write(.object([("type", "show_synced"), ("show", .string(show)), ("db", .string(db.location)),
                               ("from_id", segments > 0 ? .int(fromID) : .null), ("to_id", segments > 0 ? .int(lastSynced) : .null),
                               ("segments", .int(Int64(segments))),
-                              ("bytes", .int(Int64(bytes))), ("status", segments > 0 ? "synced" : "up_to_date")]))
+                              ("bytes", .int(Int64(bytes))), ("status", segments > 0 ? "synced" : "up_to_date"),
+                              ("recorder_newest_ms", recorderNewest.map { .int($0) } ?? .null),
+                              ("stored_newest_ms", storedNewest.map { .int($0) } ?? .null)]))
     }
 
     /// Titles in recorder id order. A title whose section is not here yet stops the pass's

@@ -64,6 +64,7 @@ struct ServeCommand: AsyncParsableCommand {
         var listenPort = 17000
         var token: String?
         var exportDir = "tmp"
+        var sessions: [SessionConfig] = []
         if let db {
             guard FileManager.default.fileExists(atPath: db) else {
                 throw SAError(.noInput, code: "not_found", "database \(db) does not exist")
@@ -76,6 +77,7 @@ struct ServeCommand: AsyncParsableCommand {
             switch try ConfigLoader.load(file: file) {
             case .record(let c):
                 source = .directory(c.outputDir)
+                sessions = c.sessions
                 exportDir = ((c.file as NSString).deletingLastPathComponent as NSString).appendingPathComponent("tmp")
                 host = c.bind
                 listenPort = c.apiPort
@@ -93,10 +95,12 @@ struct ServeCommand: AsyncParsableCommand {
         router.add(middleware: JSONErrorMiddleware())
         if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         if let source {
-            RecorderAPI.register(on: router, source: source, options: RecorderAPIOptions(mode: mode, exportDir: exportDir, readOnly: db != nil))
+            var options = RecorderAPIOptions(mode: mode, exportDir: exportDir, readOnly: db != nil)
+            options.sessions = sessions
+            RecorderAPI.register(on: router, source: source, options: options)
         }
         if let receiver {
-            ReceiverAPI.registerCommon(on: router, mode: mode)
+            ReceiverAPI.registerCommon(on: router, mode: mode, monitor: .receiver(receiver))
             ReceiverAPI.registerSync(on: router, state: receiver)
             PlaybackAPI.register(on: router, store: receiver, cacheDir: (exportDir as NSString).appendingPathComponent("cache"))
             ReceiverAPI.registerUI(on: router)
