@@ -369,7 +369,7 @@ enum OpenAPIDocument {
  "paths": {
   "/api/health": {
    "get": {
-    "summary": "Liveness",
+    "summary": "Health: 503 naming each show that should be recording and is not",
     "security": [],
     "responses": {
      "200": {
@@ -383,6 +383,57 @@ enum OpenAPIDocument {
            "type": "string"
           }
          }
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "a show is not recording",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "status": {
+           "type": "string"
+          },
+          "error": {
+           "type": "string"
+          },
+          "shows": {
+           "type": "array",
+           "items": {
+            "type": "object",
+            "properties": {
+             "show": {
+              "type": "string"
+             },
+             "problem": {
+              "type": "string"
+             }
+            }
+           }
+          }
+         }
+        }
+       }
+      }
+     }
+    },
+    "description": "With a record config: 503 when a show is inside its daily window (for at least two split intervals, counted from the window's start or sa-serve's start, whichever is later) and its newest segment ended two split intervals ago or more. Otherwise, and in the other modes, 200. Never needs the bearer token."
+   }
+  },
+  "/metrics": {
+   "get": {
+    "summary": "Prometheus metrics",
+    "description": "The Prometheus text exposition format (0.0.4). With a record config or --db: per show sa_show_recording, sa_show_in_window, sa_show_healthy, sa_show_last_segment_end_timestamp_seconds, sa_show_last_segment_age_seconds, sa_show_reconnects, sa_show_segments, sa_show_bytes, sa_show_sections, sa_show_open_sections, sa_show_database_readable. With a receiver config: sa_receiver_passes_total, sa_receiver_pass_failures_total, sa_receiver_pass_in_progress, sa_receiver_last_good_pass_age_seconds and per show sa_receiver_show_lag_seconds, sa_receiver_show_newest_audio_age_seconds, sa_receiver_show_last_good_pass_age_seconds, sa_receiver_show_errors_total, sa_receiver_database_up. Needs the bearer token when one is configured.",
+    "responses": {
+     "200": {
+      "description": "metrics",
+      "content": {
+       "text/plain": {
+        "schema": {
+         "type": "string"
         }
        }
       }
