@@ -8,7 +8,10 @@
    6 h and a 24 h backlog (it must not grow with the backlog).
 3. Export a 24-hour Opus section to Ogg with sa-export, beside the raw read of the same blobs
    (`sqlite3` selecting them to /dev/null); time, ratio, and peak memory for 1 h and 24 h.
-4. wrk for 30 s on the HLS segment (.m4s) endpoint of sa-serve, beside nginx serving the same
+4. Many stations: one `sa-record --config` with 100, 200 and 300 sessions from a local Icecast
+   (CPU share, peak memory, beside the codec floor), and 10 receivers pulling at 100
+   (scripts/bench_load.py).
+5. wrk for 30 s on the HLS segment (.m4s) endpoint of sa-serve, beside nginx serving the same
    files from disk: requests/s, errors.
 """
 import os
@@ -51,8 +54,9 @@ def bench_import():
     try:
         ours = measure([os.path.join(BIN, "sa-record"), "--input", mp3, "--name", "bench",
                         "--output-dir", tmp, "--min-free-mb", "0"])
+        # The same encoder settings as the recorder's defaults (opus_complexity 5).
         ref = measure(["ffmpeg", "-y", "-v", "error", "-i", mp3, "-ac", "1", "-ar", "48000", "-c:a", "libopus",
-                       "-b:a", "16k", "-application", "voip", os.path.join(tmp, "ref.ogg")])
+                       "-b:a", "16k", "-application", "voip", "-compression_level", "5", os.path.join(tmp, "ref.ogg")])
         stored = subprocess.run(["sqlite3", os.path.join(tmp, "bench.sqlite"),
                                  "SELECT sum(duration_samples) / 48000.0, sum(length(audio_data)) FROM segments"],
                                 capture_output=True, text=True, check=True).stdout.strip().split("|")
@@ -305,6 +309,12 @@ def main():
         if not os.path.exists(mp3):
             mp3 = bench_import()
         bench_export(mp3)
+    if not only or "load" in only:
+        mp3 = mp3 or os.path.join(WORK, "hour.mp3")
+        if not os.path.exists(mp3):
+            mp3 = bench_import()
+        from bench_load import bench_load
+        bench_load(BIN, ROOT, mp3)
     if not only or "serve" in only:
         mp3 = mp3 or os.path.join(WORK, "hour.mp3")
         if not os.path.exists(mp3):

@@ -3,7 +3,7 @@
 #   icecast.sh start DIR PORT   config, logs and pid under DIR; waits until it answers
 #   icecast.sh stop DIR
 # SA_ICECAST_BURST_SIZE sets the burst sent to a new listener (default 65535 bytes, Icecast's
-# own default; 0 turns the burst off).
+# own default; 0 turns the burst off). SA_ICECAST_CLIENTS sets the listener limit (default 100).
 # Passwords: source "sourcepw", admin user "admin" / "adminpw" (loopback only).
 set -eu
 cmd=$1 dir=$2
@@ -11,6 +11,7 @@ case "$cmd" in
 start)
     port=$3
     burst=${SA_ICECAST_BURST_SIZE:-65535}
+    clients=${SA_ICECAST_CLIENTS:-100}
     if [ "$burst" = 0 ]; then burst_on=0; else burst_on=1; fi
     mkdir -p "$dir/log"
     chmod 755 "$dir"
@@ -23,7 +24,7 @@ start)
     fi
     cat > "$dir/icecast.xml" <<XML
 <icecast>
-  <limits><clients>100</clients><sources>10</sources><queue-size>524288</queue-size>
+  <limits><clients>$clients</clients><sources>10</sources><queue-size>524288</queue-size>
     <client-timeout>30</client-timeout><header-timeout>15</header-timeout><source-timeout>5</source-timeout>
     <burst-on-connect>$burst_on</burst-on-connect><burst-size>$burst</burst-size></limits>
   <authentication><source-password>sourcepw</source-password>

@@ -30,7 +30,12 @@ public struct SessionConfig: Sendable {
     /// PEM file of certificate authorities trusted for this session's https:// URLs (besides
     /// none: when set, only these); nil uses the system's store.
     public var caFile: String?
+    /// libopus complexity, 0–10: the CPU per stream against a little quality (see
+    /// save_audio_stream(7), OPUS COMPLEXITY).
+    public var opusComplexity = SessionConfig.defaultOpusComplexity
     public var window: DailyWindow?
+
+    public static let defaultOpusComplexity = 5
 }
 
 public struct RecordConfig: Sendable {
@@ -144,6 +149,7 @@ public enum ConfigLoader {
             session.splitInterval = try s.int("split_interval", default: 10, range: 1...3600)
             session.retentionHours = try s.int("retention_hours", default: 168, range: 1...1_000_000)
             session.stallTimeoutSeconds = try s.int("stall_timeout_seconds", default: 30, range: 1...3600)
+            session.opusComplexity = try s.int("opus_complexity", default: SessionConfig.defaultOpusComplexity, range: 0...10)
             session.caFile = try s.string("ca_file").map { ConfigLoader.resolve($0, relativeTo: r.file) }
             if let ca = session.caFile, !FileManager.default.isReadableFile(atPath: ca) {
                 throw SAError.config("\(r.file): '\(s.path).ca_file' \(ca) cannot be read")

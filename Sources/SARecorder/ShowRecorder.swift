@@ -13,7 +13,7 @@ public struct RecordingJob: Sendable {
     public var stallTimeoutSeconds: Int
     public var minFreeMB: Int
     public var outputDir: String
-    public var opusComplexity = 10
+    public var opusComplexity = SessionConfig.defaultOpusComplexity
     /// Certificate authorities for https:// streams (PEM); nil: the system's store.
     public var caFile: String?
 
@@ -34,6 +34,7 @@ public struct RecordingJob: Sendable {
                   splitInterval: session.splitInterval, stallTimeoutSeconds: session.stallTimeoutSeconds,
                   minFreeMB: config.minFreeMB, outputDir: config.outputDir)
         caFile = session.caFile
+        opusComplexity = session.opusComplexity
     }
 }
 

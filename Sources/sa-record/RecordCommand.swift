@@ -63,6 +63,9 @@ struct RecordCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Trust the certificate authorities in this PEM file for an https --url (default: the system's store).", valueName: "file"))
     var caFile: String?
 
+    @Option(name: .long, help: ArgumentHelp("libopus complexity 0-10 (default \(SessionConfig.defaultOpusComplexity)): lower costs less CPU per stream, higher gives slightly better quality; for --url/--input.", valueName: "n"))
+    var opusComplexity: Int = SessionConfig.defaultOpusComplexity
+
     @Option(name: .long, help: ArgumentHelp("Refuse to record below this much free disk (default 200), for --url/--input.", valueName: "MB"))
     var minFreeMb: Int = 200
 
@@ -82,6 +85,7 @@ struct RecordCommand: ParsableCommand {
         if !(1...3600).contains(splitInterval) { throw ValidationError("--split-interval must be 1 to 3600 seconds") }
         if !(1...3600).contains(stallTimeout) { throw ValidationError("--stall-timeout must be 1 to 3600 seconds") }
         if !(0...100_000_000).contains(minFreeMb) { throw ValidationError("--min-free-mb must be 0 to 100000000, got \(minFreeMb)") }
+        if !(0...10).contains(opusComplexity) { throw ValidationError("--opus-complexity must be 0 to 10, got \(opusComplexity)") }
         if let b = bitrate, !(6...320).contains(b) { throw ValidationError("--bitrate must be 6 to 320 kbit/s, got \(b)") }
         if let start {
             if input == nil { throw ValidationError("--start applies to --input") }
@@ -106,6 +110,7 @@ struct RecordCommand: ParsableCommand {
         var job = RecordingJob(show: show, url: url, format: f, bitrate: bitrate ?? f.defaultBitrate, splitInterval: splitInterval,
                                stallTimeoutSeconds: stallTimeout, minFreeMB: minFreeMb, outputDir: outputDir ?? ".")
         job.caFile = caFile
+        job.opusComplexity = opusComplexity
         return job
     }
 
