@@ -54,9 +54,11 @@ def bench_import():
     try:
         ours = measure([os.path.join(BIN, "sa-record"), "--input", mp3, "--name", "bench",
                         "--output-dir", tmp, "--min-free-mb", "0"])
-        # The same encoder settings as the recorder's defaults (opus_complexity 5).
+        # The same encoder settings as the recorder's defaults (opus_complexity 5, at most
+        # wideband at speech bitrates).
         ref = measure(["ffmpeg", "-y", "-v", "error", "-i", mp3, "-ac", "1", "-ar", "48000", "-c:a", "libopus",
-                       "-b:a", "16k", "-application", "voip", "-compression_level", "5", os.path.join(tmp, "ref.ogg")])
+                       "-b:a", "16k", "-application", "voip", "-compression_level", "5", "-cutoff", "8000",
+                       os.path.join(tmp, "ref.ogg")])
         stored = subprocess.run(["sqlite3", os.path.join(tmp, "bench.sqlite"),
                                  "SELECT sum(duration_samples) / 48000.0, sum(length(audio_data)) FROM segments"],
                                 capture_output=True, text=True, check=True).stdout.strip().split("|")

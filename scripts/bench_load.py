@@ -63,12 +63,12 @@ class SegmentClock(threading.Thread):
 
 def codec_floor(bin_dir, mp3, seconds=120):
     """ffmpeg's CPU for one stream-second of the same work: decode 128 kbit/s MP3, downmix,
-    resample to 48 kHz, libopus VOIP at the recorder's default complexity."""
+    resample to 48 kHz, libopus VOIP at the recorder's defaults (complexity 5, wideband)."""
     from bench import measure
     tmp = tempfile.mkdtemp(prefix="sa-bench-floor-")
     try:
         cpu, _, _ = measure(["ffmpeg", "-y", "-v", "error", "-t", str(seconds), "-i", mp3, "-ac", "1", "-ar", "48000",
-                             "-c:a", "libopus", "-b:a", "16k", "-application", "voip", "-compression_level", "5",
+                             "-c:a", "libopus", "-b:a", "16k", "-application", "voip", "-compression_level", "5", "-cutoff", "8000",
                              os.path.join(tmp, "floor.ogg")])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -17,7 +17,7 @@ public final class Resampler {
         }
         var err: soxr_error_t?
         var io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I)
-        var q = soxr_quality_spec(UInt(SOXR_HQ), 0)
+        var q = soxr_quality_spec(UInt(SOXR_MQ), 0)
         let s = soxr_create(Double(inputRate), Double(outputRate), 1, &err, &io, &q, nil)
         if let err { throw AudioError("soxr_create failed: \(String(cString: err))") }
         soxr = s
