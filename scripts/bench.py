@@ -10,7 +10,8 @@
    (`sqlite3` selecting them to /dev/null); time, ratio, and peak memory for 1 h and 24 h.
 4. Many stations: one `sa-record --config` with 100, 200 and 300 sessions from a local Icecast
    (CPU share, peak memory, beside the codec floor), and 10 receivers pulling at 100
-   (scripts/bench_load.py).
+   (scripts/bench_load.py); and the opus_complexity trade-off: CPU and PESQ-WB on synthetic
+   speech at complexities 3 to 10, beside ffmpeg at the original settings.
 5. wrk for 30 s on the HLS segment (.m4s) endpoint of sa-serve, beside nginx serving the same
    files from disk: requests/s, errors.
 """
@@ -315,7 +316,8 @@ def main():
         mp3 = mp3 or os.path.join(WORK, "hour.mp3")
         if not os.path.exists(mp3):
             mp3 = bench_import()
-        from bench_load import bench_load
+        from bench_load import bench_complexity, bench_load
+        bench_complexity(BIN, WORK)
         bench_load(BIN, ROOT, mp3)
     if not only or "serve" in only:
         mp3 = mp3 or os.path.join(WORK, "hour.mp3")

@@ -265,3 +265,74 @@ def bench_load(bin_dir, root, mp3):
     if failed:
         sys.exit("bench: the load run lost or delayed audio")
     print("  every stream: one section, no reconnect, every segment; every receiver: every segment")
+
+
+def speech_mp3(work):
+    """About six minutes of synthetic speech (espeak-ng) as 128 kbit/s 44.1 kHz stereo MP3, and
+    the same speech at 16 kHz mono as the reference for PESQ."""
+    import random
+    mp3, ref = os.path.join(work, "speech.mp3"), os.path.join(work, "speech16.wav")
+    if os.path.exists(mp3) and os.path.exists(ref):
+        return mp3, ref
+    rng = random.Random(3)
+    words = ("the morning news from the city council meeting about traffic weather and the football results of "
+             "last night with an interview about local music festivals and the long summer ahead").split()
+    text = os.path.join(work, "speech.txt")
+    with open(text, "w") as f:
+        f.write(" ".join(rng.choice(words) for _ in range(1200)))
+    wav = os.path.join(work, "speech.wav")
+    subprocess.run(["espeak-ng", "-f", text, "-w", wav, "-s", "160"], check=True)
+    subprocess.run(["ffmpeg", "-y", "-v", "error", "-i", wav, "-ar", "44100", "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k", mp3],
+                   check=True)
+    subprocess.run(["ffmpeg", "-y", "-v", "error", "-i", wav, "-ar", "16000", "-ac", "1", ref], check=True)
+    return mp3, ref
+
+
+def pesq_wb(ref_wav, ogg):
+    """Mean PESQ (ITU-T P.862.2, wideband) over 8 s excerpts every 30 s."""
+    import wave
+    import numpy as np
+    from pesq import pesq
+    dec = ogg + ".16k.wav"
+    subprocess.run(["ffmpeg", "-y", "-v", "error", "-i", ogg, "-ar", "16000", "-ac", "1", dec], check=True)
+
+    def read(p):
+        with wave.open(p) as w:
+            return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32)
+    a, b = read(ref_wav), read(dec)
+    n = min(len(a), len(b))
+    scores = [pesq(16000, a[i:i + 128000], b[i:i + 128000], "wb") for i in range(0, n - 128000, 480000)]
+    return float(np.mean(scores))
+
+
+def bench_complexity(bin_dir, work):
+    from bench import measure
+    mp3, ref = speech_mp3(work)
+    tmp = tempfile.mkdtemp(prefix="sa-bench-cx-")
+    rows = []
+    try:
+        seconds = float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", mp3],
+                                       capture_output=True, text=True, check=True).stdout)
+        for c in (3, 5, 6, 8, 10):
+            out = os.path.join(tmp, f"c{c}")
+            os.makedirs(out)
+            cpu, _, _ = measure([os.path.join(bin_dir, "sa-record"), "--input", mp3, "--name", "speech", "--output-dir", out,
+                                 "--min-free-mb", "0", "--opus-complexity", str(c)])
+            sid = subprocess.run(["sqlite3", os.path.join(out, "speech.sqlite"), "SELECT id FROM sections"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+            subprocess.run([os.path.join(bin_dir, "sa-export"), "--db", os.path.join(out, "speech.sqlite"), "--section", sid,
+                            "--output-dir", out], check=True, stdout=subprocess.DEVNULL)
+            ogg = glob.glob(os.path.join(out, "speech_*.ogg"))[0]
+            rows.append((f"sa-record, opus_complexity {c}" + (" (default)" if c == 5 else ""), cpu, pesq_wb(ref, ogg)))
+        # The reference: libopus as the original recorder used it (complexity 10, bandwidth left
+        # to the encoder), through ffmpeg.
+        ogg = os.path.join(tmp, "ffmpeg.ogg")
+        cpu, _, _ = measure(["ffmpeg", "-y", "-v", "error", "-i", mp3, "-ac", "1", "-ar", "48000", "-c:a", "libopus", "-b:a", "16k",
+                             "-application", "voip", "-compression_level", "10", ogg])
+        rows.append(("ffmpeg libopus, complexity 10, auto bandwidth", cpu, pesq_wb(ref, ogg)))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"opus_complexity: {seconds:.0f} s of synthetic speech (espeak-ng), 128 kbit/s MP3 -> Opus 16 kbit/s")
+    print("  encoder                                          CPU s  per stream-hour  PESQ-WB (1-4.64)")
+    for name, cpu, score in rows:
+        print(f"  {name:47s} {cpu:6.2f}  {cpu / seconds * 3600:10.1f} s  {score:8.2f}")

@@ -7,7 +7,7 @@ set -eu
 BUILD_PKGS="pkg-config libsqlite3-dev libpq-dev libcurl4-openssl-dev libssh2-1-dev libssl-dev \
 libopus-dev libogg-dev libmpg123-dev libfaad-dev libsoxr-dev libfdk-aac-dev"
 TEST_PKGS="sqlite3 ffmpeg opus-tools icecast2 lame fdkaac curl procps python3 python3-pytest \
-postgresql postgresql-client openssh-server chromium wrk nginx openssl prometheus"
+postgresql postgresql-client openssh-server chromium wrk nginx openssl prometheus espeak-ng"
 
 missing=""
 for p in $BUILD_PKGS $TEST_PKGS; do
@@ -32,6 +32,8 @@ python3 -c 'import playwright' 2>/dev/null || pip_missing="playwright==1.65.2"
 python3 -c 'import openapi_spec_validator' 2>/dev/null || pip_missing="$pip_missing openapi-spec-validator"
 # HTTP fuzzing generated from the OpenAPI document.
 command -v st >/dev/null 2>&1 || pip_missing="$pip_missing schemathesis"
+# Speech quality (ITU-T P.862.2) for the opus_complexity figures of make bench.
+python3 -c 'import pesq' 2>/dev/null || pip_missing="$pip_missing pesq"
 
 if [ -z "$(echo $missing)" ] && [ -z "$(echo $pip_missing)" ]; then exit 0; fi
 if [ -z "$(echo $missing)" ]; then

@@ -143,3 +143,28 @@ def test_missing_config_file_is_named(tmp_path):
     for tool, name in [("sa-pull", "receiver.toml"), ("sa-serve", "record.toml"), ("sa-record", "record.toml")]:
         r = run_tool([bin_path(tool)], env=env)
         assert r.returncode == 78 and str(tmp_path / name) in r.stderr, (tool, r.stderr)
+
+
+def test_opus_complexity_out_of_range_is_refused(sa_record, tmp_path):
+    cfg = write(tmp_path / "record.toml", "config_type = 'record'\n" + SESSION.replace("[sessions.schedule]", "opus_complexity = 11\n[sessions.schedule]"))
+    r = run_tool([sa_record, "--config", cfg, "--once"])
+    assert r.returncode == 78
+    assert "opus_complexity" in r.stderr and cfg in r.stderr
+    r = run_tool([sa_record, "--input", "x.mp3", "--name", "a", "--opus-complexity", "-1"])
+    assert r.returncode == 64 and "--opus-complexity" in r.stderr
+
+
+def test_opus_complexity_reaches_the_encoder(sa_record, media_dir, tmp_path):
+    """The same input at complexity 0 and 10 gives different Opus (the CPU it saves is a
+    figure of make bench)."""
+    tone = make_tone(os.path.join(media_dir, "complexity.mp3"), 60, ["-c:a", "libmp3lame", "-b:a", "128k"], freq=300)
+    sizes = {}
+    for c in (0, 10):
+        out = tmp_path / f"c{c}"
+        r = run_tool([sa_record, "--input", tone, "--name", "cx", "--output-dir", str(out), "--min-free-mb", "0",
+                      "--opus-complexity", str(c)])
+        assert r.returncode == 0, r.stderr
+        con = sqlite3.connect(str(out / "cx.sqlite"))
+        sizes[c] = con.execute("SELECT group_concat(hex(audio_data)) FROM segments").fetchone()[0]
+        con.close()
+    assert sizes[0] != sizes[10]
