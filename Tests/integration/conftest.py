@@ -346,3 +346,57 @@ def sshd():
     s.start()
     yield s
     s.stop()
+
+
+DRIFT_PORT = PORT_BASE + 11
+DRIFT_SECONDS = int(os.environ.get("SA_DRIFT_SECONDS", "600"))  # shorter only to try the test itself
+
+
+class DriftRun:
+    """A 10-minute live recording that runs beside the rest of the suite (it needs wall time,
+    not CPU): its own Icecast and source, sa-record --duration, and the moment each JSON line
+    arrived."""
+
+    def __init__(self):
+        import threading
+        self.dir = tempfile.mkdtemp(prefix="sa-drift-")
+        self.ice = Icecast(DRIFT_PORT)
+        self.ice.start()
+        self.ice.start_source("/drift.mp3", freq=440)
+        time.sleep(5)  # the server's queue fills past one burst
+        self.lines = []
+        self.started = time.time()
+        self.proc = subprocess.Popen([bin_path("sa-record"), "--url", self.ice.url("/drift.mp3"), "--name", "drift",
+                                      "--output-dir", self.dir, "--duration", f"{DRIFT_SECONDS}s", "--split-interval", "2",
+                                      "--min-free-mb", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        import json
+        for line in self.proc.stdout:
+            self.lines.append((time.time(), json.loads(line)))
+
+    def finish(self):
+        rc = self.proc.wait(DRIFT_SECONDS + 120)
+        self.reader.join(10)
+        return rc, self.proc.stderr.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.ice.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def drift_run(request):
+    """Started with the session when the drift test is among the collected tests, so its ten
+    minutes pass while the other tests run."""
+    if not any(item.name.startswith("test_a_ten_minute_run") for item in request.session.items):
+        yield None
+        return
+    run = DriftRun()
+    yield run
+    run.stop()
