@@ -62,6 +62,10 @@ public final class PGConnection {
             let msg = String(cString: PQerrorMessage(c)).trimmingCharacters(in: .whitespacesAndNewlines)
             let auth = msg.contains("password authentication failed") || msg.contains("no password supplied")
                 || msg.contains("permission denied")
+            if msg.contains("database \"") && msg.contains("\" does not exist") {
+                // The server answered: this database is not there (a show never pulled yet).
+                throw SAError(.noInput, code: "not_found", "\(url.display) does not exist: \(msg)")
+            }
             throw SAError(auth ? .noPermission : .unavailable, code: auth ? "auth" : "unavailable",
                           "cannot connect to \(url.display): \(msg)")
         }

@@ -7,6 +7,8 @@ import SACommon
 struct APIError: Error {
     var status: HTTPResponse.Status
     var message: String
+    /// A machine-readable reason beside the message, when a client acts on it.
+    var code: String? = nil
 
     static func notFound(_ m: String) -> APIError { APIError(status: .notFound, message: m) }
     static func badRequest(_ m: String) -> APIError { APIError(status: .badRequest, message: m) }
@@ -46,7 +48,9 @@ enum API {
         Response(status: .ok, headers: [.contentType: contentType], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    static func error(_ e: APIError) -> Response { json(.object([("error", .string(e.message))]), status: e.status) }
+    static func error(_ e: APIError) -> Response {
+        json(.object([("error", .string(e.message))] + (e.code.map { [("code", .string($0))] } ?? [])), status: e.status)
+    }
 
     /// Runs blocking database work off the event loop and turns errors into their wire form.
     static func respond(_ body: @escaping @Sendable () throws -> Response) async -> Response {

@@ -57,6 +57,16 @@ public struct RecorderAPIOptions: Sendable {
 /// has them, so its receivers keep working.
 public enum RecorderAPI {
     public static func register<Context: RequestContext>(on router: Router<Context>, source: ShowSource, options: RecorderAPIOptions) {
+        /// A show the config records but that has no database yet is told apart from an unknown
+        /// one, so receivers configured for it wait quietly for its first window.
+        @Sendable func openShow(_ name: String) throws -> ShowReader {
+            do {
+                return try open(source, name)
+            } catch let e as APIError where e.status == .notFound && options.sessions.contains(where: { $0.name == name }) {
+                throw APIError(status: .notFound, message: "show '\(name)' has recorded nothing yet", code: "not_recorded_yet")
+            }
+        }
+
         ReceiverAPI.registerCommon(on: router, mode: options.mode,
                                    monitor: .recorder(RecorderMonitor(source: source, sessions: options.sessions)))
 
@@ -79,7 +89,7 @@ public enum RecorderAPI {
         router.get("/api/sync/shows/:name/metadata") { _, context in
             let name = context.parameters.get("name") ?? ""
             return await API.respond {
-                let reader = try open(source, name)
+                let reader = try openShow(name)
                 let meta = try reader.metadata()
                 let range = try reader.idRange()
                 return API.json(.object([
@@ -97,7 +107,7 @@ public enum RecorderAPI {
         router.get("/api/sync/shows/:name/sections") { _, context in
             let name = context.parameters.get("name") ?? ""
             return await API.respond {
-                API.json(.array(try open(source, name).sections().map(\.json)))
+                API.json(.array(try openShow(name).sections().map(\.json)))
             }
         }
 
@@ -106,7 +116,7 @@ public enum RecorderAPI {
             let after = request.uri.queryParameters.get("after_id")
             return await API.respond {
                 let afterID = try integer(after, "after_id", default: 0, min: 0)
-                return API.json(.array(try open(source, name).titles(afterID: afterID).map(\.json)))
+                return API.json(.array(try openShow(name).titles(afterID: afterID).map(\.json)))
             }
         }
 
@@ -120,7 +130,7 @@ public enum RecorderAPI {
                 let endID = try integer(end, "end_id", default: Int64.max, min: 0)
                 let limit = try integer(limitText, "limit", default: 100, min: 1)
                 guard startID <= endID else { throw APIError.badRequest("start_id \(startID) is after end_id \(endID)") }
-                let reader = try open(source, name)
+                let reader = try openShow(name)
                 let rows = try reader.segments(startID: startID, endID: endID, limit: Int(min(limit, Int64(options.maxLimit))))
                 if binary { return API.bytes(SegmentStream.encode(rows), contentType: SegmentStream.contentType) }
                 return API.json(.array(rows.map(\.json)))
@@ -133,7 +143,7 @@ public enum RecorderAPI {
             let includeOpen = request.uri.queryParameters.get("include_open") == "true"
             return await API.respond {
                 guard let sectionID = Int64(sectionText) else { throw APIError.badRequest("section_id must be an integer, got '\(sectionText)'") }
-                let path = try open(source, name).store.location
+                let path = try openShow(name).store.location
                 let db = SQLiteShowDatabase(store: try SQLiteShowStore(path: path, readOnly: options.readOnly))
                 do {
                     let r = try SectionExporter.export(database: db, sectionID: sectionID, outputDir: options.exportDir,

@@ -99,7 +99,10 @@ public final class RemoteRecorder {
             case 401:
                 throw SAError(.noPermission, code: "auth", "\(url): 401 \(message) (check api_token_profile and its token)")
             case 403: throw SAError(.noPermission, code: "forbidden", "\(url): 403 \(message)")
-            case 404: throw SAError(.dataError, code: "not_found", "\(url): 404 \(message)")
+            case 404:
+                let code = (try? JSONValue.parse(String(decoding: sink.body, as: UTF8.self)))?["code"]?.stringValue
+                if code == "not_recorded_yet" { throw SAError(.ok, code: "not_recorded_yet", message) }
+                throw SAError(.dataError, code: "not_found", "\(url): 404 \(message)")
             default: throw SAError(.unavailable, code: "unavailable", "\(url): HTTP \(status) \(message)")
             }
         }

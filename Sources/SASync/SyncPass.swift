@@ -44,6 +44,11 @@ public final class SyncPass {
         for name in names {
             do {
                 try syncShow(name)
+            } catch let e as SAError where e.code == "not_recorded_yet" {
+                // Configured on both sides, before its first window: nothing to do, no alarm.
+                output.write(.object([("type", "show_synced"), ("show", .string(name)), ("db", .null), ("from_id", .null),
+                                      ("to_id", .null), ("segments", 0), ("bytes", 0), ("status", "not_recorded_yet")]))
+                log.info("\(name): \(e.message)")
             } catch {
                 let status = report(SAError.from(error), show: name)
                 if !options.keepGoing { return status }

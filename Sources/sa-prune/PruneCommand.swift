@@ -63,12 +63,20 @@ struct PruneCommand: ParsableCommand {
             }
             let (list, password) = try ShowDirectory.databases(config: config, credentials: credentials, shows: names)
             var failed = false
+            var isReceiver = false
+            if case .receiver = config { isReceiver = true }
+            let log = SALog.logger("sa-prune")
             for (name, db) in list {
                 // Shows without a retention (receivers keep everything by default) are left alone.
                 guard let hours = retentionHours ?? retention[name] else { continue }
                 do {
                     let database = try ShowDatabases.open(db: db, password: password)
                     output.write(try Pruner.prune(database, show: name, retentionHours: hours, dryRun: dryRun))
+                } catch let e as SAError where e.code == "not_found" && isReceiver {
+                    // A configured show nothing was pulled for yet: nothing to prune, no alarm
+                    // for the nightly cron line.
+                    log.info("\(name): no database yet (nothing pulled); nothing to prune")
+                    continue
                 } catch {
                     var e = SAError.from(error)
                     e.context = [("show", .string(name)), ("db", .string(db))] + e.context
