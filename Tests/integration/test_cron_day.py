@@ -258,3 +258,47 @@ known_hosts = '{tmp_path / "known_hosts"}'
     assert sorted(x["status"] for x in exported) == ["written", "written"], exported
     pushed = [x for x in jsonlines(log("push.jsonl")) if x.get("type") == "pushed"]
     assert sorted(x["status"] for x in pushed) == ["uploaded", "uploaded"], pushed
+
+
+def test_a_show_before_its_first_window_is_no_alarm(tmp_path, postgres):
+    """Receivers configured for a show the recorder has not recorded yet: sa-pull reports
+    not_recorded_yet and exits 0, sa-prune passes it over; a show the recorder does not know
+    at all is still an error."""
+    port = free_port()
+    rec_dir = tmp_path / "rec"
+    rec_dir.mkdir()
+    (tmp_path / "record.toml").write_text(f"config_type = 'record'\noutput_dir = 'rec'\napi_port = {port}\n[[sessions]]\n"
+                                          f"name = 'future'\nurl = 'http://127.0.0.1:9/x.mp3'\n[sessions.schedule]\n"
+                                          f"record_start = '{hhmmss(time.time() + 7200)}'\nrecord_end = '{hhmmss(time.time() + 9000)}'\n")
+    serve = subprocess.Popen([bin_path("sa-serve"), "--config", str(tmp_path / "record.toml")], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        import socket
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+
+        class Remote:
+            url = f"http://127.0.0.1:{port}"
+        cfg, _ = receiver_config(tmp_path, Remote, postgres.url, shows=["future"])
+        text = open(cfg).read().replace("shows = ['future']\n", "")
+        text += "[[shows]]\nname = 'future'\nretention_hours = 24\n"
+        open(cfg, "w").write(text)
+        r = subprocess.run([bin_path("sa-pull"), "--config", cfg], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert [(x["show"], x["status"]) for x in jsonlines(r.stdout)] == [("future", "not_recorded_yet")]
+        assert r.stderr == ""
+        r = subprocess.run([bin_path("sa-prune"), "--config", cfg], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and r.stderr == "" and jsonlines(r.stdout) == [], r.stderr
+
+        typo, _ = receiver_config(tmp_path, Remote, postgres.url, shows=["futrue"])
+        r = subprocess.run([bin_path("sa-pull"), "--config", typo], capture_output=True, text=True, timeout=60)
+        assert r.returncode != 0
+        assert "unknown show 'futrue'" in r.stderr
+    finally:
+        serve.terminate()
+        serve.wait(10)

@@ -240,8 +240,6 @@ def test_receiver_metrics(recorder, tmp_path, media_dir):
     rec.record_file("mon", tone)
     cfg, _ = receiver_config(tmp_path, rec, f"sqlite:{tmp_path}/store")
     port = free_port()
-    with open(cfg, "a") as f:
-        pass
     text = open(cfg).read().replace("config_type = 'receiver'\n", f"config_type = 'receiver'\nport = {port}\nsync_interval_seconds = 3600\n")
     open(cfg, "w").write(text)
     serve = subprocess.Popen([bin_path("sa-serve"), "--config", cfg], stdout=subprocess.DEVNULL, stderr=open(tmp_path / "recv.log", "w"))
