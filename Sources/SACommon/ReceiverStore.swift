@@ -25,8 +25,6 @@ public protocol ReceiverShowDB: AnyObject {
     func insertTitles(_ titles: [TitleRecord], titlesSyncedID: Int64) throws
     func maxTitleID() throws -> Int64
     func maxSegmentID() throws -> Int64
-    /// When the newest stored audio ends (ms since the epoch), nil with no segments.
-    func newestAudioEndMs(sampleRate: Int64) throws -> Int64?
     func maxSectionID() throws -> Int64?
     func sectionIDs() throws -> Set<Int64>
     /// Sections not known to be complete here (open, or held since before completeness was recorded).
@@ -182,12 +180,6 @@ public final class PGReceiverShowDB: ReceiverShowDB {
         try conn.exec("SELECT max(id) FROM sections")[0][0].flatMap { Int64($0) }
     }
 
-    public func newestAudioEndMs(sampleRate: Int64) throws -> Int64? {
-        guard let row = try conn.exec(ReceiverSQL.newestSegment).first, let t = row[0].flatMap({ Int64($0) }),
-              let d = row[1].flatMap({ Int64($0) }) else { return nil }
-        return t + d * 1000 / sampleRate
-    }
-
     public func sectionIDs() throws -> Set<Int64> {
         Set(try conn.exec("SELECT id FROM sections").compactMap { $0[0].flatMap { Int64($0) } })
     }
@@ -293,11 +285,6 @@ public final class SQLiteReceiverShowDB: ReceiverShowDB {
     public func maxTitleID() throws -> Int64 { try db.scalar("SELECT coalesce(max(id), 0) FROM titles")?.int ?? 0 }
     public func maxSegmentID() throws -> Int64 { try db.scalar("SELECT coalesce(max(id), 0) FROM segments")?.int ?? 0 }
     public func maxSectionID() throws -> Int64? { try db.scalar("SELECT max(id) FROM sections")?.int }
-    public func newestAudioEndMs(sampleRate: Int64) throws -> Int64? {
-        let s = try db.prepare(ReceiverSQL.newestSegment)
-        guard try s.step() else { return nil }
-        return s.int(0) + s.int(1) * 1000 / sampleRate
-    }
     public func sectionIDs() throws -> Set<Int64> {
         let s = try db.prepare("SELECT id FROM sections")
         var out = Set<Int64>()

@@ -111,6 +111,10 @@ public enum MetaKey {
     public static let segmentIDOffset = "segment_id_offset"
     public static let titleIDOffset = "title_id_offset"
     public static let titlesSyncedID = "titles_synced_id"
+    /// Receiver, for monitoring: where the recorder's newest audio ended when a pass last
+    /// asked (ms), and when the show's last pass without error finished (ms).
+    public static let recorderNewestMs = "recorder_newest_ms"
+    public static let lastGoodPassMs = "last_good_pass_ms"
 }
 
 public enum UniqueID {

@@ -9,6 +9,8 @@ public protocol ShowDatabase: AnyObject {
     var isUsable: Bool { get }
     func metadata() throws -> [String: String]
     func sections() throws -> [SectionInfo]
+    /// When the newest stored audio ends (ms since the epoch), nil without segments.
+    func newestAudioEndMs(sampleRate: Int64) throws -> Int64?
     func section(_ id: Int64) throws -> SectionInfo?
     /// Whether the section's first segment is a natural boundary (is_timestamp_from_source = 1).
     func startsAtBoundary(_ id: Int64) throws -> Bool
@@ -88,6 +90,12 @@ public final class SQLiteShowDatabase: ShowDatabase {
 
     public func sections() throws -> [SectionInfo] {
         try readSections(try db.prepare(SQLiteShowDatabase.sectionQuery + " GROUP BY s.id ORDER BY s.id"))
+    }
+
+    public func newestAudioEndMs(sampleRate: Int64) throws -> Int64? {
+        let s = try db.prepare(ReceiverSQL.newestSegment)
+        guard try s.step() else { return nil }
+        return s.int(0) + s.int(1) * 1000 / sampleRate
     }
 
     public func section(_ id: Int64) throws -> SectionInfo? {
@@ -227,6 +235,12 @@ public final class PGShowDatabase: ShowDatabase {
 
     public func sections() throws -> [SectionInfo] {
         parse(try conn.exec(PGShowDatabase.sectionQuery + " GROUP BY s.id ORDER BY s.id"))
+    }
+
+    public func newestAudioEndMs(sampleRate: Int64) throws -> Int64? {
+        guard let row = try conn.exec(ReceiverSQL.newestSegment).first, let t = row[0].flatMap({ Int64($0) }),
+              let d = row[1].flatMap({ Int64($0) }) else { return nil }
+        return t + d * 1000 / sampleRate
     }
 
     public func section(_ id: Int64) throws -> SectionInfo? {

@@ -35,12 +35,20 @@ public final class ShowLock {
 
     /// Whether some process holds the show's lock, found without touching the lock (taking it,
     /// even shared and for an instant, could make a recorder starting at that moment fail).
-    /// Reads the kernel's lock table, `/proc/locks`, for an flock on the lock file's inode.
+    /// Reads the kernel's lock table, `/proc/locks`, for an flock on the lock file's inode held
+    /// on its device or by the pid the file names (some file systems, overlayfs among them,
+    /// show another device there). The table lists only processes of this PID namespace: a
+    /// recorder in another container is not seen.
     public static func isHeld(directory: String, show: String) -> Bool {
         let path = (directory as NSString).appendingPathComponent(".\(show).lock")
         var st = stat()
         guard stat(path, &st) == 0, let table = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else { return false }
         let inode = UInt64(st.st_ino)
+        var buf = [UInt8](repeating: 0, count: 32)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let n = fd >= 0 ? pread(fd, &buf, 31, 0) : -1
+        if fd >= 0 { close(fd) }
+        let holder = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
         let dev = UInt64(st.st_dev)
         let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & ~UInt64(0xfff))
         let minor = (dev & 0xff) | ((dev >> 12) & ~UInt64(0xff))
@@ -49,7 +57,8 @@ public final class ShowLock {
             let f = line.split(separator: " ", omittingEmptySubsequences: true)
             guard f.count >= 6, f[1] == "FLOCK", f[3] == "WRITE" else { continue }
             let id = f[5].split(separator: ":")
-            if id.count == 3, UInt64(id[2]) == inode, UInt64(id[0], radix: 16) == major, UInt64(id[1], radix: 16) == minor {
+            guard id.count == 3, UInt64(id[2]) == inode else { continue }
+            if (UInt64(id[0], radix: 16) == major && UInt64(id[1], radix: 16) == minor) || (!holder.isEmpty && f[4] == holder) {
                 return true
             }
         }

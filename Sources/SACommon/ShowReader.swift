@@ -88,6 +88,8 @@ public final class ShowReader {
 
     public func sections() throws -> [SectionInfo] { try database.sections() }
 
+    public func newestAudioEndMs(sampleRate: Int64) throws -> Int64? { try database.newestAudioEndMs(sampleRate: sampleRate) }
+
     public func segments(startID: Int64, endID: Int64, limit: Int) throws -> [SegmentRecord] {
         let s = try db.prepare("""
             SELECT id, timestamp_ms, is_timestamp_from_source, section_id, duration_samples, audio_data

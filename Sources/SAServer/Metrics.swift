@@ -120,8 +120,7 @@ public final class RecorderMonitor: @unchecked Sendable {
         let rate = Int64(meta[MetaKey.sampleRate] ?? "") ?? 48000
         if !st.configured, let split = Int(meta[MetaKey.splitInterval] ?? "") { st.splitInterval = split }
         let db = reader.db
-        let newest = try db.prepare("SELECT timestamp_ms, duration_samples FROM segments ORDER BY id DESC LIMIT 1")
-        if try newest.step() { st.newestEndMs = newest.int(0) + newest.int(1) * 1000 / max(rate, 1) }
+        st.newestEndMs = try reader.newestAudioEndMs(sampleRate: max(rate, 1))
         let sections = try db.prepare("""
             SELECT count(*), coalesce(sum(is_open), 0),
                    coalesce(sum(finish_reason IN ('stream_ended', 'stalled', 'error')), 0) FROM sections
@@ -172,7 +171,7 @@ public final class RecorderMonitor: @unchecked Sendable {
                  per { $0.newestEndMs.map { Double($0) / 1000 } })
         p.family("sa_show_last_segment_age_seconds", .gauge, "Seconds since the end of the newest stored segment.",
                  per { $0.newestEndMs.map { max(0, nowS - Double($0) / 1000) } })
-        p.family("sa_show_reconnects", .gauge, "Stored sections that ended with a lost connection (stream ended, stalled, error); the recorder reconnected after each.",
+        p.family("sa_show_reconnects", .gauge, "Stored sections that ended with a lost connection (stream ended, stalled, error; error includes a stop for low disk); falls when old sections are pruned.",
                  per { $0.readError == nil ? Double($0.reconnects) : nil })
         p.family("sa_show_segments", .gauge, "Segments stored.", per { $0.readError == nil ? Double($0.segments) : nil })
         p.family("sa_show_bytes", .gauge, "Bytes of encoded audio stored.", per { $0.readError == nil ? Double($0.bytes) : nil })
@@ -184,36 +183,74 @@ public final class RecorderMonitor: @unchecked Sendable {
         return p.text
     }
 
-    /// The shows that fail the health check, each with why.
+    private var cachedProblems: (at: Date, list: [(show: String, message: String)])?
+
+    /// The shows that fail the health check, each with why. Kept for a second: the check needs
+    /// no token and may be polled often.
     public func problems(now: Date = Date()) -> [(show: String, message: String)] {
-        states(now: now).compactMap { s in s.problem(now: now).map { (s.name, $0) } }
+        lock.lock()
+        if let c = cachedProblems, now.timeIntervalSince(c.at) < 1, now >= c.at {
+            lock.unlock()
+            return c.list
+        }
+        lock.unlock()
+        let list = states(now: now).compactMap { s in s.problem(now: now).map { (s.name, $0) } }
+        lock.lock()
+        cachedProblems = (now, list)
+        lock.unlock()
+        return list
     }
 }
 
 extension ReceiverState {
+    /// The passes sa-serve ran itself (counters since it started), and per show what the
+    /// databases say, which includes passes `sa-pull` ran from cron.
     public func metricsText(now: Date = Date()) -> String {
         let m = monitorFacts()
         var p = PrometheusText()
         let nowS = now.timeIntervalSince1970
-        p.family("sa_receiver_passes_total", .counter, "Sync passes finished since sa-serve started.", [([], Double(m.passes))])
-        p.family("sa_receiver_pass_failures_total", .counter, "Sync passes that failed (for any show) since sa-serve started.",
+        p.family("sa_receiver_passes_total", .counter, "Sync passes sa-serve ran since it started.", [([], Double(m.passes))])
+        p.family("sa_receiver_pass_failures_total", .counter, "Sync passes sa-serve ran that failed (for any show) since it started.",
                  [([], Double(m.failures))])
-        p.family("sa_receiver_pass_in_progress", .gauge, "1 while a sync pass runs.", [([], m.inProgress ? 1 : 0)])
-        p.family("sa_receiver_last_good_pass_age_seconds", .gauge, "Seconds since the last sync pass that succeeded finished.",
-                 m.lastGood.map { [([], max(0, now.timeIntervalSince($0)))] } ?? [])
-        let shows = m.shows.keys.sorted()
+        p.family("sa_receiver_pass_in_progress", .gauge, "1 while a sync pass of sa-serve runs.", [([], m.inProgress ? 1 : 0)])
+        p.family("sa_receiver_last_good_pass_timestamp_seconds", .gauge,
+                 "When sa-serve's last sync pass without error finished (Unix time; 0 before the first).",
+                 [([], m.lastGood.map { $0.timeIntervalSince1970 } ?? 0)])
+        p.family("sa_receiver_last_good_pass_age_seconds", .gauge,
+                 "Seconds since sa-serve's last sync pass without error finished (since sa-serve started, before the first).",
+                 [([], max(0, now.timeIntervalSince(m.lastGood ?? m.started)))])
+        var lag: [([(String, String)], Double)] = []
+        var newest: [([(String, String)], Double)] = []
+        var lastGood: [([(String, String)], Double)] = []
+        var up: [([(String, String)], Double)] = []
+        for show in (try? showNames()) ?? [] {
+            let labels = [("show", show)]
+            do {
+                let (meta, end) = try database(show).with { db -> ([String: String], Int64?) in
+                    let meta = try db.metadata()
+                    let rate = Int64(meta[MetaKey.sampleRate] ?? "") ?? 48000
+                    return (meta, try db.newestAudioEndMs(sampleRate: max(rate, 1)))
+                }
+                up.append((labels, 1))
+                let recorder = Int64(meta[MetaKey.recorderNewestMs] ?? "")
+                if let recorder { lag.append((labels, Double(max(0, recorder - (end ?? recorder))) / 1000)) }
+                if let end { newest.append((labels, max(0, nowS - Double(end) / 1000))) }
+                if let good = Int64(meta[MetaKey.lastGoodPassMs] ?? "") { lastGood.append((labels, max(0, nowS - Double(good) / 1000))) }
+            } catch {
+                up.append((labels, 0))
+            }
+        }
         p.family("sa_receiver_show_lag_seconds", .gauge,
-                 "How far the stored copy was behind the recorder at the end of the show's last good pass (newest recorder audio minus newest stored audio).",
-                 shows.compactMap { s in m.shows[s]!.lagMs.map { ([("show", s)], Double(max(0, $0)) / 1000) } })
+                 "Newest audio on the recorder (as the last pass saw it) minus newest audio stored here; a pass that fell short leaves it above 0.",
+                 lag)
         p.family("sa_receiver_show_newest_audio_age_seconds", .gauge,
                  "Seconds since the end of the newest audio stored for the show (grows between passes and outside recording windows).",
-                 shows.compactMap { s in m.shows[s]!.storedNewestMs.map { ([("show", s)], max(0, nowS - Double($0) / 1000)) } })
-        p.family("sa_receiver_show_last_good_pass_age_seconds", .gauge, "Seconds since the show last synced without error.",
-                 shows.compactMap { s in m.shows[s]!.lastGood.map { ([("show", s)], max(0, nowS - $0.timeIntervalSince1970)) } })
-        p.family("sa_receiver_show_errors_total", .counter, "Sync passes in which the show failed, since sa-serve started.",
-                 shows.map { s in ([("show", s)], Double(m.shows[s]!.errors)) })
-        p.family("sa_receiver_database_up", .gauge, "0 while the show's database cannot be reached by the playback API.",
-                 m.databases.map { ([("show", $0.show)], $0.up ? 1 : 0) })
+                 newest)
+        p.family("sa_receiver_show_last_good_pass_age_seconds", .gauge,
+                 "Seconds since a pass (sa-serve's or sa-pull's) last synced the show without error.", lastGood)
+        p.family("sa_receiver_show_errors_total", .counter, "Sync passes of sa-serve in which the show failed, since it started.",
+                 m.errors.keys.sorted().map { ([("show", $0)], Double(m.errors[$0]!)) })
+        p.family("sa_receiver_database_up", .gauge, "0 while the show's database cannot be read.", up)
         return p.text
     }
 }

@@ -37,6 +37,10 @@ enum OpenAPIDocument {
     "properties": {
      "error": {
       "type": "string"
+     },
+     "code": {
+      "type": "string",
+      "description": "Set when a client acts on it: not_recorded_yet (a show the recorder's config records, before its first window)."
      }
     }
    },
@@ -426,7 +430,7 @@ enum OpenAPIDocument {
   "/metrics": {
    "get": {
     "summary": "Prometheus metrics",
-    "description": "The Prometheus text exposition format (0.0.4). With a record config or --db: per show sa_show_recording, sa_show_in_window, sa_show_healthy, sa_show_last_segment_end_timestamp_seconds, sa_show_last_segment_age_seconds, sa_show_reconnects, sa_show_segments, sa_show_bytes, sa_show_sections, sa_show_open_sections, sa_show_database_readable. With a receiver config: sa_receiver_passes_total, sa_receiver_pass_failures_total, sa_receiver_pass_in_progress, sa_receiver_last_good_pass_age_seconds and per show sa_receiver_show_lag_seconds, sa_receiver_show_newest_audio_age_seconds, sa_receiver_show_last_good_pass_age_seconds, sa_receiver_show_errors_total, sa_receiver_database_up. Needs the bearer token when one is configured.",
+    "description": "The Prometheus text exposition format (0.0.4). With a record config or --db: per show sa_show_recording, sa_show_in_window, sa_show_healthy, sa_show_last_segment_end_timestamp_seconds, sa_show_last_segment_age_seconds, sa_show_reconnects, sa_show_segments, sa_show_bytes, sa_show_sections, sa_show_open_sections, sa_show_database_readable. With a receiver config: per show, from its database, sa_receiver_show_lag_seconds, sa_receiver_show_newest_audio_age_seconds, sa_receiver_show_last_good_pass_age_seconds, sa_receiver_database_up; for sa-serve's own passes sa_receiver_passes_total, sa_receiver_pass_failures_total, sa_receiver_pass_in_progress, sa_receiver_last_good_pass_timestamp_seconds, sa_receiver_last_good_pass_age_seconds, sa_receiver_show_errors_total. Needs the bearer token when one is configured.",
     "responses": {
      "200": {
       "description": "metrics",

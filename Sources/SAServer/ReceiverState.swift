@@ -26,31 +26,24 @@ public final class ReceiverState: @unchecked Sendable {
     private var passes = 0
     private var failures = 0
     private var lastGood: Date?
-    private var showFacts: [String: ShowFacts] = [:]
+    private var showErrors: [String: Int] = [:]
+    let started = Date()
     private let wake = DispatchSemaphore(value: 0)
-
-    /// Per show, for monitoring: the lag and last success as of the last pass, and the errors.
-    struct ShowFacts {
-        var lagMs: Int64?
-        var storedNewestMs: Int64?
-        var lastGood: Date?
-        var errors = 0
-    }
 
     struct MonitorFacts {
         var passes: Int
         var failures: Int
         var inProgress: Bool
         var lastGood: Date?
-        var shows: [String: ShowFacts]
-        var databases: [(show: String, up: Bool)]
+        var started: Date
+        var errors: [String: Int]
     }
 
     func monitorFacts() -> MonitorFacts {
         lock.lock()
         defer { lock.unlock() }
-        return MonitorFacts(passes: passes, failures: failures, inProgress: inProgress, lastGood: lastGood, shows: showFacts,
-                            databases: databases.keys.sorted().map { ($0, databases[$0]!.currentError == nil) })
+        return MonitorFacts(passes: passes, failures: failures, inProgress: inProgress, lastGood: lastGood, started: started,
+                            errors: showErrors)
     }
 
     public init(config: ReceiverConfig, credentials: Credentials) throws {
@@ -134,18 +127,7 @@ public final class ReceiverState: @unchecked Sendable {
             self.lock.lock()
             if type == "error" { self.passError = record["message"]?.stringValue }
             if type == "show_synced" || type == "error", let show = record["show"]?.stringValue { self.passShows[show] = record }
-            if let show = record["show"]?.stringValue {
-                if type == "error" { self.showFacts[show, default: ShowFacts()].errors += 1 }
-                if type == "show_synced", record["status"]?.stringValue != "skipped_locked" {
-                    var f = self.showFacts[show, default: ShowFacts()]
-                    f.lastGood = Date()
-                    f.storedNewestMs = record["stored_newest_ms"]?.intValue ?? f.storedNewestMs
-                    if let r = record["recorder_newest_ms"]?.intValue {
-                        f.lagMs = record["stored_newest_ms"]?.intValue.map { max(0, r - $0) }
-                    }
-                    self.showFacts[show] = f
-                }
-            }
+            if type == "error", let show = record["show"]?.stringValue { self.showErrors[show, default: 0] += 1 }
             self.lock.unlock()
         }
         var status = ExitStatus.software

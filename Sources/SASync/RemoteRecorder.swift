@@ -101,7 +101,7 @@ public final class RemoteRecorder {
             case 403: throw SAError(.noPermission, code: "forbidden", "\(url): 403 \(message)")
             case 404:
                 let code = (try? JSONValue.parse(String(decoding: sink.body, as: UTF8.self)))?["code"]?.stringValue
-                if code == "not_recorded_yet" { throw SAError(.ok, code: "not_recorded_yet", message) }
+                if code == "not_recorded_yet" { throw SAError(.dataError, code: "not_recorded_yet", "\(url): 404 \(message)") }
                 throw SAError(.dataError, code: "not_found", "\(url): 404 \(message)")
             default: throw SAError(.unavailable, code: "unavailable", "\(url): HTTP \(status) \(message)")
             }

@@ -157,6 +157,12 @@ public final class SyncPass {
             last = 0
         }
 
+        // For monitoring, before anything can fail: where the recorder's newest audio ends, so
+        // the lag (that minus the newest audio stored here) shows a pass that falls short.
+        let rate = Int64(AudioFormat(rawValue: remoteFormat)?.sampleRate ?? 48000)
+        let recorderNewest = remoteSections.map { $0.startTimestampMs + $0.durationSamples * 1000 / rate }.max()
+        if let recorderNewest { try db.setMetadata([(MetaKey.recorderNewestMs, String(recorderNewest))]) }
+
         // Sections: new ones with segments to come, and those not complete here yet (the
         // recorder may have closed them, or their last segments may be among the new ones).
         let segmentOffset = Int64(local[MetaKey.segmentIDOffset] ?? "0") ?? 0
@@ -212,17 +218,12 @@ public final class SyncPass {
         reportedAlready = true
         try reportCompleteSections(show, db, format: remoteFormat)
         let lastSynced = Int64(try db.metadata()[MetaKey.lastSyncedID] ?? "0") ?? 0
-        // How far behind the recorder this copy is, for monitoring: the end of the newest audio
-        // on each side as this pass saw it.
-        let rate = Int64(AudioFormat(rawValue: remoteFormat)?.sampleRate ?? 48000)
-        let recorderNewest = sectionsByID.values.map { $0.startTimestampMs + $0.durationSamples * 1000 / rate }.max()
-        let storedNewest = try db.newestAudioEndMs(sampleRate: rate)
+        try db.setMetadata([(MetaKey.lastGoodPassMs, String(Int64(Date().timeIntervalSince1970 * 1000)))])
         output.write(.object([("type", "show_synced"), ("show", .string(show)), ("db", .string(db.location)),
                               ("from_id", segments > 0 ? .int(fromID) : .null), ("to_id", segments > 0 ? .int(lastSynced) : .null),
                               ("segments", .int(Int64(segments))),
                               ("bytes", .int(Int64(bytes))), ("status", segments > 0 ? "synced" : "up_to_date"),
-                              ("recorder_newest_ms", recorderNewest.map { .int($0) } ?? .null),
-                              ("stored_newest_ms", storedNewest.map { .int($0) } ?? .null)]))
+                              ("recorder_newest_ms", recorderNewest.map { .int($0) } ?? .null)]))
     }
 
     /// Titles in recorder id order. A title whose section is not here yet stops the pass's

@@ -70,13 +70,16 @@ struct PruneCommand: ParsableCommand {
                 // Shows without a retention (receivers keep everything by default) are left alone.
                 guard let hours = retentionHours ?? retention[name] else { continue }
                 do {
-                    let database = try ShowDatabases.open(db: db, password: password)
+                    let database: any ShowDatabase
+                    do {
+                        database = try ShowDatabases.open(db: db, password: password)
+                    } catch let e as SAError where e.code == "not_found" && isReceiver {
+                        // A configured show nothing was pulled for yet: nothing to prune, no
+                        // alarm for the nightly cron line.
+                        log.info("\(name): no database yet (nothing pulled); nothing to prune")
+                        continue
+                    }
                     output.write(try Pruner.prune(database, show: name, retentionHours: hours, dryRun: dryRun))
-                } catch let e as SAError where e.code == "not_found" && isReceiver {
-                    // A configured show nothing was pulled for yet: nothing to prune, no alarm
-                    // for the nightly cron line.
-                    log.info("\(name): no database yet (nothing pulled); nothing to prune")
-                    continue
                 } catch {
                     var e = SAError.from(error)
                     e.context = [("show", .string(name)), ("db", .string(db))] + e.context

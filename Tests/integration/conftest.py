@@ -368,7 +368,8 @@ class DriftRun:
         self.started = time.time()
         self.proc = subprocess.Popen([bin_path("sa-record"), "--url", self.ice.url("/drift.mp3"), "--name", "drift",
                                       "--output-dir", self.dir, "--duration", f"{DRIFT_SECONDS}s", "--split-interval", "2",
-                                      "--min-free-mb", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                      "--min-free-mb", "0"], stdout=subprocess.PIPE,
+                                     stderr=open(os.path.join(self.dir, "stderr"), "w"), text=True)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -380,7 +381,7 @@ class DriftRun:
     def finish(self):
         rc = self.proc.wait(DRIFT_SECONDS + 120)
         self.reader.join(10)
-        return rc, self.proc.stderr.read()
+        return rc, open(os.path.join(self.dir, "stderr")).read()
 
     def stop(self):
         if self.proc.poll() is None:

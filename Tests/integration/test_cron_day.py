@@ -70,8 +70,10 @@ class FastCron:
     def real_time_of(self, minute_of_day):
         return self.t0 + (minute_of_day - self.start_minute) * 60 / SIM_SECONDS_PER_REAL
 
-    def run(self, until_minute):
-        self.t0 = time.time()
+    def run(self, until_minute, t0):
+        """@reboot lines at once, then the schedule from `start_minute` at real time t0 (a
+        moment later, as services come up before the first cron minute after a boot)."""
+        self.t0 = t0
         for fields, command in self.lines:
             if fields == "@reboot":
                 self.spawn(command, "@reboot")
@@ -133,7 +135,7 @@ def run_day(tmp_path, prefix, icecast, postgres, sshd):
     for d in (rec_dir, rcv_dir, logs):
         d.mkdir()
     start_minute, end_minute = 3 * 60, 9 * 60 + 2  # 03:00 to 09:02, simulated
-    t0 = time.time() + 1  # the cron starts a moment after the configs are written
+    t0 = time.time() + 2  # the first cron minute, a moment after the configs are written and the @reboot lines
 
     def real(minute):
         return t0 + (minute - start_minute) * 60 / SIM_SECONDS_PER_REAL
@@ -199,11 +201,11 @@ known_hosts = '{tmp_path / "known_hosts"}'
     env = dict(os.environ, PATH=f"{prefix}/bin:/usr/bin:/bin")
     env.pop("SA_BIN", None)
     cron = FastCron(crontab, env, start_minute)
-    delay = t0 - time.time()
+    delay = t0 - 1 - time.time()
     if delay > 0:
         time.sleep(delay)
     try:
-        cron.run(end_minute)
+        cron.run(end_minute, t0)
         statuses = cron.wait_jobs()
     finally:
         cron.stop_daemons()
@@ -214,6 +216,10 @@ known_hosts = '{tmp_path / "known_hosts"}'
     failed = [(label, cmd.split()[0], rc) for label, cmd, rc in statuses if rc != 0]
     assert not failed, (failed, log("record.log"), log("push.log"), log("pull.log"), log("export.log"), log("prune.log"))
     assert any(cmd.startswith("sa-prune") for _, cmd, _ in statuses)
+    # A pipeline's status is its last command's: what cron would mail, standard error, must be
+    # empty for every job (the long-lived sa-serve's log aside).
+    for name in ("record.log", "export.log", "push.log", "pull.log", "receiver-export.log", "prune.log"):
+        assert log(name) == "", (name, log(name))
 
     # What the recorder holds: one closed section per show, at the window's length.
     sections = {}

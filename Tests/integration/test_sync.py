@@ -102,6 +102,9 @@ def test_new_show_syncs_completely(recorder, postgres, tmp_path, tones):
     assert synced[0]["db"] == f"postgres://postgres@127.0.0.1:{postgres.port}/{db}"
     assert [x["duration_ms"] for x in synced] == [70000, 40000]
     shows = [x for x in records if x["type"] == "show_synced"]
+    # Where the recorder's newest audio ends (from its sections: whole-ms rounding aside).
+    newest = max(row[1] + row[4] * 1000 // 48000 for row in want)
+    assert abs(shows[0].pop("recorder_newest_ms") - newest) <= 1
     assert shows == [{"type": "show_synced", "show": "news", "db": synced[0]["db"], "from_id": 1, "to_id": n,
                       "segments": n, "bytes": shows[0]["bytes"], "status": "synced"}]
     # The number of segment requests is ceil(new segments / chunk_size).
