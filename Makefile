@@ -12,7 +12,7 @@ TOOLS   := sa-record sa-serve sa-pull sa-export sa-prune sa-push save_audio_stre
 MAN1    := $(wildcard man/*.1)
 MAN7    := $(wildcard man/*.7)
 
-.PHONY: all deps build test install uninstall demo bench clean openapi
+.PHONY: all deps build test install uninstall demo bench clean openapi man
 
 all: build
 
@@ -24,10 +24,15 @@ build: deps
 
 # Unit tests (XCTest) and integration tests (pytest) against real Icecast, real files and
 # stub servers for what Debian lacks (a Shoutcast v1 server, a stalling or failing server).
-test: build
+test: build man
 	$(SWIFT) build -c $(CONFIG) --build-tests
 	$(SWIFT) test -c $(CONFIG) --skip-build --disable-swift-testing
 	SA_BIN=$(CURDIR)/$(BUILD) python3 -m pytest -q --durations=15 Tests/integration
+
+# Every man page must pass mandoc's linter and groff's warnings without a word.
+man: deps
+	@out=$$(for m in $(MAN1) $(MAN7); do mandoc -T lint -W warning $$m; groff -t -man -ww -z $$m; done 2>&1); \
+	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; echo "man: $(words $(MAN1) $(MAN7)) pages checked"
 
 install: build
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
