@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the Debian packages the build, the tests, the demo and the benchmark need.
 # Does nothing when all are present. libfdk-aac lives in Debian's non-free component:
-# it is fetched through a private apt sources list, so the system's list is never edited.
+# it is fetched through a private apt sources list, derived from the machine's own
+# (scripts/apt-sources.sh), so the system's list is never edited.
 set -eu
 
 BUILD_PKGS="pkg-config libsqlite3-dev libpq-dev libcurl4-openssl-dev libssh2-1-dev libssl-dev \
@@ -53,11 +54,16 @@ APT_DIR=${SA_APT_DIR:-/var/cache/save_audio_stream-apt}
 mkdir -p "$APT_DIR/lists/partial"
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 CODENAME=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
-cat > "$APT_DIR/sources.list" <<LIST
+# The machine's own Debian archives (its mirror or proxy) with contrib and non-free added;
+# Debian's own hosts only when none is configured.
+sh "$(dirname "$0")/apt-sources.sh" "$CODENAME" "$KEYRING" > "$APT_DIR/sources.list"
+if [ ! -s "$APT_DIR/sources.list" ]; then
+    cat > "$APT_DIR/sources.list" <<LIST
 deb [signed-by=$KEYRING] http://deb.debian.org/debian $CODENAME main contrib non-free
 deb [signed-by=$KEYRING] http://deb.debian.org/debian $CODENAME-updates main contrib non-free
 deb [signed-by=$KEYRING] http://deb.debian.org/debian-security $CODENAME-security main contrib non-free
 LIST
+fi
 APT_OPTS="-o Dir::Etc::SourceList=$APT_DIR/sources.list -o Dir::Etc::SourceParts=/dev/null -o Dir::State::Lists=$APT_DIR/lists"
 # Refresh the private lists at most once a day.
 if [ -z "$(find "$APT_DIR/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -n1)" ]; then
