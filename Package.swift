@@ -105,7 +105,7 @@ let package = Package(
         .executableTarget(name: "sa-export", dependencies: ["SAExport", "SACommon"], swiftSettings: strict),
         .executableTarget(name: "sa-prune", dependencies: ["SACommon"], swiftSettings: strict),
         .executableTarget(name: "sa-push", dependencies: ["SAPush", "SACommon"], swiftSettings: strict),
-        .executableTarget(name: "save_audio_stream", dependencies: ["SACommon"], swiftSettings: strict),
+        .executableTarget(name: "save_audio_stream", dependencies: ["SACommon", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
 
         .testTarget(name: "SACommonTests", dependencies: ["SACommon"]),
         .testTarget(name: "SAAudioTests", dependencies: ["SAAudio", "SARecorder", "SACommon"]),

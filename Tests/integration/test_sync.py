@@ -531,7 +531,8 @@ def test_seed_command_lines(recorder, postgres, tmp_path, tones):
     assert r.returncode == 64
 
 
-def test_seed_record_command_records_and_serves(icecast, tmp_path):
+@pytest.mark.parametrize("form", ["long", "short"])
+def test_seed_record_command_records_and_serves(icecast, tmp_path, form):
     from conftest import free_port
     mount = "/seedrec.mp3"
     icecast.start_source(mount, "mp3")
@@ -551,8 +552,13 @@ record_start = '{time.strftime("%H:%M:%S", time.gmtime(now - 60))}'
 record_end = '{time.strftime("%H:%M:%S", time.gmtime(now + 8))}'
 """)
     try:
-        p = subprocess.Popen([bin_path("save_audio_stream"), "record", "--config", str(cfg), "--once"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if form == "short":
+            # The original's -c and -p: the API on the port given, not the config's.
+            port = free_port()
+            argv = ["record", "-c", str(cfg), "-p", str(port), "--once"]
+        else:
+            argv = ["record", "--config", str(cfg), "--once"]
+        p = subprocess.Popen([bin_path("save_audio_stream"), *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(5)
         status, _, body = get(f"http://127.0.0.1:{port}/api/sync/shows/both/metadata")
         assert status == 200 and json.loads(body)["max_id"] >= 1
@@ -563,3 +569,49 @@ record_end = '{time.strftime("%H:%M:%S", time.gmtime(now + 8))}'
     assert [x["reason"] for x in jsonlines(out) if x["type"] == "section_finished"] == ["window_end"]
     with pytest.raises(Exception):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1)
+
+
+def test_original_receiver_inspect_and_replace_source_command_lines(recorder, postgres, tmp_path, tones):
+    from conftest import free_port, sqlite_fingerprint
+    rec = recorder()
+    rec.record_file("orig", tones["b"])
+    rec.start()
+    cfg, prefix = receiver_config(tmp_path, rec, postgres.url)
+    r = run_tool([bin_path("save_audio_stream"), "receiver", "-c", cfg, "--sync-only"])
+    assert r.returncode == 0, r.stderr
+    assert [x["status"] for x in jsonlines(r.stdout) if x["type"] == "show_synced"] == ["synced"]
+
+    # inspect FILE -p PORT --immutable: the database served read-only, left byte for byte.
+    before = sqlite_fingerprint(rec.db("orig"))
+    port = free_port()
+    p = subprocess.Popen([bin_path("save_audio_stream"), "inspect", rec.db("orig"), "-p", str(port), "--immutable"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 10
+        status = None
+        while time.time() < deadline:
+            try:
+                status, _, body = get(f"http://127.0.0.1:{port}/api/sync/shows")
+                break
+            except Exception:
+                time.sleep(0.05)
+        assert status == 200 and [x["name"] for x in json.loads(body)["shows"]] == ["orig"]
+        assert get(f"http://127.0.0.1:{port}/api/mode")[2] == b'{"mode":"inspect"}\n'
+    finally:
+        p.terminate()
+        p.wait(10)
+    assert sqlite_fingerprint(rec.db("orig")) == before
+
+    # replace-source -c F --show NAME: the recorder's database was replaced; a plain pull is
+    # refused, the original's command re-points the show and pulls it.
+    os.remove(rec.db("orig"))
+    rec.record_file("orig", tones["a"])
+    assert pull(cfg).returncode == 65
+    r = run_tool([bin_path("save_audio_stream"), "replace-source", "-c", cfg, "--show", "orig"])
+    assert r.returncode == 0, r.stderr
+    db = f"save_audio_{prefix}_orig"
+    assert pg_meta(postgres, db)["source_unique_id"] == dict(
+        sqlite3.connect(rec.db("orig")).execute("SELECT key, value FROM metadata").fetchall())["unique_id"]
+    assert pull(cfg).returncode == 0
+    r = run_tool([bin_path("save_audio_stream"), "replace-source", "-c", cfg])
+    assert r.returncode == 64 and "--show" in r.stderr
