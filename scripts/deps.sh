@@ -33,8 +33,6 @@ python3 -c 'import playwright' 2>/dev/null || pip_missing="playwright==1.65.2"
 python3 -c 'import openapi_spec_validator' 2>/dev/null || pip_missing="$pip_missing openapi-spec-validator"
 # HTTP fuzzing generated from the OpenAPI document.
 command -v st >/dev/null 2>&1 || pip_missing="$pip_missing schemathesis"
-# Speech quality (ITU-T P.862.2) for the opus_complexity figures of make bench.
-python3 -c 'import pesq' 2>/dev/null || pip_missing="$pip_missing pesq"
 
 if [ -z "$(echo $missing)" ] && [ -z "$(echo $pip_missing)" ]; then exit 0; fi
 if [ -z "$(echo $missing)" ]; then
