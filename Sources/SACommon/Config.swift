@@ -1,15 +1,6 @@
 import Foundation
 import TOMLKit
 
-public enum AudioFormat: String, Sendable {
-    case opus, aac
-
-    /// The stored sample rate: Opus always runs at 48 kHz; AAC is encoded at 16 kHz for speech.
-    public var sampleRate: Int { self == .opus ? 48000 : 16000 }
-    public var defaultBitrate: Int { self == .opus ? 16 : 32 }
-    public var fileExtension: String { self == .opus ? "ogg" : "aac" }
-}
-
 public struct SFTPConfig: Sendable, Equatable {
     public var host: String
     public var port: Int = 22

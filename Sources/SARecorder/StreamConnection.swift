@@ -42,7 +42,6 @@ public final class StreamConnection {
     public let url: String
     public let stallTimeout: Int
     public var connectTimeout: Int
-    public var maxBodyBytes: Int?
 
     fileprivate var response = StreamResponse()
     fileprivate var sawStatusLine = false

@@ -28,7 +28,6 @@ public final class ReceiverState: @unchecked Sendable {
     private var lastGood: Date?
     private var showErrors: [String: Int] = [:]
     let started = Date()
-    private let wake = DispatchSemaphore(value: 0)
 
     struct MonitorFacts {
         var passes: Int
@@ -165,7 +164,7 @@ public final class ReceiverState: @unchecked Sendable {
         let thread = Thread { [self] in
             while true {
                 _ = triggerSync("schedule")
-                _ = wake.wait(timeout: .now() + .seconds(config.syncIntervalSeconds))
+                Thread.sleep(forTimeInterval: TimeInterval(config.syncIntervalSeconds))
             }
         }
         thread.stackSize = 1 << 20
