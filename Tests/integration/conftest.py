@@ -213,6 +213,27 @@ def postgres():
     pg.stop()
 
 
+def wait_for(cond, timeout, step=0.2):
+    """Polls cond until it returns something true or timeout seconds pass; returns its last value."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    return cond()
+
+
+def port_open(port):
+    """Whether something accepts connections on the loopback port."""
+    import socket
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def free_port():
     import socket
     s = socket.socket()

@@ -13,7 +13,7 @@ import subprocess
 import time
 
 from audiotools import jsonlines
-from conftest import ROOT, bin_path, free_port, receiver_config
+from conftest import ROOT, bin_path, free_port, port_open, receiver_config, wait_for
 
 SIM_SECONDS_PER_REAL = 300.0  # one simulated hour = 12 real seconds
 MOUNT = "/cronday.mp3"
@@ -279,14 +279,7 @@ def test_a_show_before_its_first_window_is_no_alarm(tmp_path, postgres):
     serve = subprocess.Popen([bin_path("sa-serve"), "--config", str(tmp_path / "record.toml")], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
     try:
-        import socket
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_for(lambda: port_open(port), 10, 0.05)
 
         class Remote:
             url = f"http://127.0.0.1:{port}"

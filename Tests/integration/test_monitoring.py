@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from conftest import PORT_BASE, bin_path, free_port, receiver_config, stop_tool
+from conftest import bin_path, free_port, port_open, receiver_config, stop_tool, wait_for
 
 MOUNT = "/monitored.mp3"
 
@@ -41,16 +41,6 @@ def parse(text):
 
 def show(name):
     return '{show="%s"}' % name
-
-
-def wait_for(cond, timeout, step=0.25):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    return cond()
 
 
 def promtool_check(text):
@@ -100,20 +90,11 @@ record_end = '{later_end}'
     rec = subprocess.Popen([bin_path("sa-record"), "--config", str(cfg), "--log-level", "info"],
                            stdout=open(tmp_path / "record.jsonl", "w"), stderr=open(tmp_path / "record.log", "w"))
     base = f"http://127.0.0.1:{port}"
-    assert wait_for(lambda: get(base + "/api/mode")[0] == 200 if _up(port) else False, 10)
+    assert wait_for(lambda: get(base + "/api/mode")[0] == 200 if port_open(port) else False, 10)
     yield {"base": base, "rec": rec, "dir": tmp_path / "rec", "cfg": cfg, "tmp": tmp_path, "started": started}
     stop_tool(rec)
     stop_tool(serve)
     icecast.stop_source(MOUNT)
-
-
-def _up(port):
-    import socket
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
 
 
 def test_recorder_metrics_health_and_a_real_prometheus(recording, icecast, tmp_path):
@@ -226,7 +207,7 @@ def test_health_is_ok_outside_windows_and_with_fresh_segments(icecast, tmp_path)
                    f"record_end = '{end}'\n")
     serve = subprocess.Popen([bin_path("sa-serve"), "--config", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        assert wait_for(lambda: _up(port), 10)
+        assert wait_for(lambda: port_open(port), 10)
         time.sleep(2.5)  # past two split intervals since sa-serve started
         status, body, _ = get(f"http://127.0.0.1:{port}/api/health")
         assert status == 200 and json.loads(body)["status"] == "ok", body
@@ -264,7 +245,7 @@ def test_receiver_metrics(recorder, tmp_path, media_dir):
     serve = subprocess.Popen([bin_path("sa-serve"), "--config", cfg], stdout=subprocess.DEVNULL, stderr=open(tmp_path / "recv.log", "w"))
     base = f"http://127.0.0.1:{port}"
     try:
-        assert wait_for(lambda: _up(port), 10)
+        assert wait_for(lambda: port_open(port), 10)
         assert wait_for(lambda: parse(get(base + "/metrics")[1]).get(("sa_receiver_passes_total", "")) == 1, 30), \
             open(tmp_path / "recv.log").read()
         text = get(base + "/metrics")[1]

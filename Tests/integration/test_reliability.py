@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 
 from audiotools import jsonlines
-from conftest import PORT_BASE, Postgres, bin_path, free_port, make_tone, receiver_config, run_tool
+from conftest import PORT_BASE, Postgres, bin_path, free_port, make_tone, port_open, receiver_config, run_tool, wait_for
 
 DEAD_PG = "postgres://u@127.0.0.1:1/x"
 
@@ -81,16 +81,6 @@ def http_get(url, method="GET", headers=None, timeout=10):
             return r.status, dict(r.headers), r.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read()
-
-
-def wait_for(pred, timeout, step=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 def start_receiver(cfg, creds=None, extra=()):
@@ -511,7 +501,7 @@ def serve_db(recorder, tones, *flags):
     p = subprocess.Popen([bin_path("sa-serve"), "--db", rec.db("news"), "--port", str(port), *flags],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    assert wait_for(lambda: http_get(base + "/api/health")[0] == 200 if _up(port) else False, 10)
+    assert wait_for(lambda: http_get(base + "/api/health")[0] == 200 if port_open(port) else False, 10)
     return p, (base, port, rec)
 
 
@@ -529,14 +519,6 @@ def served_short(recorder, tones):
     yield v
     p.terminate()
     p.wait(10)
-
-
-def _up(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 def test_a_trickled_header_is_cut_off_by_the_header_timeout(served_short):
