@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "sa-push", targets: ["sa-push"]),
         .executable(name: "save_audio_stream", targets: ["save_audio_stream"]),
         .library(name: "SACommon", targets: ["SACommon"]),
+        .library(name: "SAStore", targets: ["SAStore", "SAStorePostgres"]),
         .library(name: "SAAudio", targets: ["SAAudio"]),
         .library(name: "SARecorder", targets: ["SARecorder"]),
         .library(name: "SAPush", targets: ["SAPush"]),
@@ -46,17 +47,22 @@ let package = Package(
         cLibrary("CCrypto", pkgConfig: "libcrypto", apt: "libssl-dev"),
         cLibrary("CSSH2", pkgConfig: "libssh2", apt: "libssh2-1-dev"),
 
-        // Config, credentials, paths, schema + migrations, stores, JSON lines, errors, locks, schedules.
+        // Config, credentials, paths, JSON lines, errors, schedules.
         .target(
             name: "SACommon",
             dependencies: [
-                "CSQLite", "CPQ", "CCrypto",
+                "CCrypto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strict
         ),
+        // The show database: one ShowDB over SQLite (here) or PostgreSQL (SAStorePostgres), its
+        // schema and migrations, records, locks, the receiver naming rule, the Opus framing.
+        .target(name: "SAStore", dependencies: ["SACommon", "CSQLite"], swiftSettings: strict),
+        // The libpq executor, and opening show databases by `db` string or receiver location.
+        .target(name: "SAStorePostgres", dependencies: ["SAStore", "SACommon", "CPQ"], swiftSettings: strict),
         // Frame sync, decoders, resampler, encoders.
         .target(
             name: "SAAudio",
@@ -66,49 +72,50 @@ let package = Package(
         // The recording engine: stream client, ICY demuxing, playlists, sections and segments.
         .target(
             name: "SARecorder",
-            dependencies: ["SACommon", "SAAudio", "CCurl"],
+            dependencies: ["SACommon", "SAStore", "SAAudio", "CCurl"],
             swiftSettings: strict
         ),
 
         // One sync pass from a recorder's API into a receiver store (PostgreSQL or SQLite).
         .target(
             name: "SASync",
-            dependencies: ["SACommon", "CCurl"],
+            dependencies: ["SACommon", "SAStore", "SAStorePostgres", "CCurl"],
             swiftSettings: strict
         ),
         // Sections to playable files without re-encoding (Ogg Opus, ADTS), streaming.
         .target(
             name: "SAExport",
-            dependencies: ["SACommon", "COgg"],
+            dependencies: ["SACommon", "SAStore", "COgg"],
             // Millions of packets per long section: dynamic exclusivity checks cost ~15 % here.
             swiftSettings: strict + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
         // Files to SFTP (libssh2): host key check, upload, verify, rename.
         .target(
             name: "SAPush",
-            dependencies: ["SACommon", "CSSH2"],
+            dependencies: ["SACommon", "SAStore", "SAStorePostgres", "CSSH2"],
             swiftSettings: strict
         ),
         // HTTP: the recorder's sync API (and, later, the receiver's playback API and UI).
         .target(
             name: "SAServer",
-            dependencies: ["SACommon", "SAExport", "SASync", .product(name: "Hummingbird", package: "hummingbird"),
+            dependencies: ["SACommon", "SAStore", "SAStorePostgres", "SAExport", "SASync", .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                            .product(name: "HTTPTypes", package: "swift-http-types")],
             swiftSettings: strict
         ),
 
-        .executableTarget(name: "sa-record", dependencies: ["SARecorder", "SACommon"], swiftSettings: strict),
+        .executableTarget(name: "sa-record", dependencies: ["SARecorder", "SAStore", "SACommon"], swiftSettings: strict),
         .executableTarget(name: "sa-serve", dependencies: ["SAServer", "SACommon", .product(name: "Hummingbird", package: "hummingbird")],
                          swiftSettings: strict),
-        .executableTarget(name: "sa-pull", dependencies: ["SASync", "SACommon"], swiftSettings: strict),
-        .executableTarget(name: "sa-export", dependencies: ["SAExport", "SACommon"], swiftSettings: strict),
-        .executableTarget(name: "sa-prune", dependencies: ["SACommon"], swiftSettings: strict),
-        .executableTarget(name: "sa-push", dependencies: ["SAPush", "SACommon"], swiftSettings: strict),
+        .executableTarget(name: "sa-pull", dependencies: ["SASync", "SAStore", "SACommon"], swiftSettings: strict),
+        .executableTarget(name: "sa-export", dependencies: ["SAExport", "SAStore", "SAStorePostgres", "SACommon"], swiftSettings: strict),
+        .executableTarget(name: "sa-prune", dependencies: ["SAStore", "SAStorePostgres", "SACommon"], swiftSettings: strict),
+        .executableTarget(name: "sa-push", dependencies: ["SAPush", "SAStore", "SACommon"], swiftSettings: strict),
         .executableTarget(name: "save_audio_stream", dependencies: ["SACommon", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
 
         .testTarget(name: "SACommonTests", dependencies: ["SACommon"]),
-        .testTarget(name: "SAAudioTests", dependencies: ["SAAudio", "SARecorder", "SACommon"]),
-        .testTarget(name: "SASyncTests", dependencies: ["SASync", "SACommon", "SAExport"]),
+        .testTarget(name: "SAStoreTests", dependencies: ["SAStore", "SAStorePostgres", "SACommon"]),
+        .testTarget(name: "SAAudioTests", dependencies: ["SAAudio", "SARecorder", "SAStore", "SACommon"]),
+        .testTarget(name: "SASyncTests", dependencies: ["SASync", "SAStore", "SAStorePostgres", "SACommon", "SAExport"]),
     ]
 )

@@ -98,7 +98,7 @@ public enum ConfigLoader {
     }
 
     /// Relative paths in a config file are relative to the file's directory.
-    static func resolve(_ path: String, relativeTo file: String) -> String {
+    public static func resolve(_ path: String, relativeTo file: String) -> String {
         let expanded = HomePath.expand(path)
         if expanded.hasPrefix("/") { return expanded }
         let dir = (file as NSString).deletingLastPathComponent

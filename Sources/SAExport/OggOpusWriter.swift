@@ -1,4 +1,6 @@
 import COgg
+import SACommon
+import SAStore
 import Foundation
 
 /// Ogg Opus (RFC 7845) from stored 20 ms Opus packets: OpusHead with the encoder's pre-skip,
@@ -67,9 +69,9 @@ public final class OggOpusWriter {
         if packetNumber % 32 == 0 { try pageOut() }
     }
 
-    /// Adds every packet of a stored segment blob (2-byte little-endian length, then the packet).
+    /// Adds every packet of a stored segment blob (`OpusFraming`).
     public func addSegment(_ blob: [UInt8], isLastSegment: Bool) throws {
-        try forEachOpusPacket(blob) { packet, isLastInBlob in try add(packet, last: isLastSegment && isLastInBlob) }
+        try OpusFraming.forEachPacket(blob) { packet, isLastInBlob in try add(packet, last: isLastSegment && isLastInBlob) }
     }
 
     public func finish() throws {
@@ -119,27 +121,4 @@ public final class OggOpusWriter {
 public struct SAExportError: Error, CustomStringConvertible {
     public let description: String
     public init(_ d: String) { description = d }
-}
-
-/// Walks a stored Opus blob (each packet preceded by its 2-byte little-endian length) without
-/// copying; `body` also learns whether the packet is the blob's last.
-public func forEachOpusPacket(_ blob: [UInt8], _ body: (UnsafeRawBufferPointer, Bool) throws -> Void) throws {
-    try blob.withUnsafeBytes { p in
-        var i = 0
-        while i < p.count {
-            guard i + 2 <= p.count else { throw SAExportError("truncated packet length") }
-            let n = Int(p[i]) | Int(p[i + 1]) << 8
-            i += 2
-            guard i + n <= p.count else { throw SAExportError("packet runs past the segment") }
-            try body(UnsafeRawBufferPointer(rebasing: p[i..<(i + n)]), i + n == p.count)
-            i += n
-        }
-    }
-}
-
-/// The packets of a stored Opus blob, copied out.
-public func opusPackets(_ blob: [UInt8]) throws -> [[UInt8]] {
-    var out: [[UInt8]] = []
-    try forEachOpusPacket(blob) { p, _ in out.append(Array(p)) }
-    return out
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SACommon
+import SAStore
 
 /// An unfinished section is skipped with a note, not an error.
 public struct OpenSectionSkipped: Error {
@@ -62,7 +63,7 @@ public enum SectionExporter {
         guard fsync(fd) == 0 else { throw SAError(.ioError, code: "io", "fsync of \(dir) failed: \(String(cString: strerror(errno)))", context: ctx) }
     }
 
-    public static func export(database: any ShowDatabase, sectionID: Int64, outputDir: String,
+    public static func export(database: ShowDB, sectionID: Int64, outputDir: String,
                               includeOpen: Bool = false, recordBookkeeping: Bool = true) throws -> ExportResult {
         let ctx: [(String, JSONValue)] = [("db", .string(database.location)), ("section_id", .int(sectionID))]
         let meta = try database.metadata()
@@ -92,14 +93,17 @@ public enum SectionExporter {
         let finalPath = (outputDir as NSString).appendingPathComponent(name)
 
         // One export of a file at a time: a lock beside it, released by the kernel on exit.
-        let lockPath = (outputDir as NSString).appendingPathComponent(".\(name).lock")
-        let lockFD = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
-        guard lockFD >= 0 else { throw SAError(.cantCreate, code: "io", "cannot create \(lockPath)", context: ctx) }
-        defer { close(lockFD) }
-        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
+        let exportLock: FileLock?
+        do {
+            exportLock = try FileLock.tryAcquire(LockName.export(directory: outputDir, file: name))
+        } catch let e as SAError {
+            throw SAError(e.status, code: e.code, e.message, context: ctx)
+        }
+        guard let exportLock else {
             throw SAError(.tempFail, code: "conflict", "section \(sectionID) of \(show) is being exported by another process",
                           context: [("show", .string(show))] + ctx)
         }
+        defer { exportLock.release() }
 
         // Holding the lock, any temporary file of this name is left over from a killed run.
         removeStaleTemporaries(outputDir: outputDir, name: name)

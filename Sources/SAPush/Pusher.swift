@@ -1,5 +1,7 @@
 import Foundation
 import SACommon
+import SAStore
+import SAStorePostgres
 
 /// Pushes files to the `[sftp]` target: upload under a temporary remote name, verify size and
 /// content (read back and hashed), then rename into place. An identical remote file is left
@@ -11,7 +13,7 @@ public final class Pusher {
     let showProgress: Bool
     private var client: SFTPClient?
     private var madeDirectory = false
-    private var databases: [String: any ShowDatabase] = [:]
+    private var databases: [String: ShowDB] = [:]
     public var databasePassword: String?
     let log = SALog.logger("sa-push")
 
@@ -110,9 +112,9 @@ public final class Pusher {
                         + (sectionID.map { [("section_id", JSONValue.int($0))] } ?? []))
     }
 
-    private func database(_ db: String) throws -> any ShowDatabase {
+    private func database(_ db: String) throws -> ShowDB {
         if let d = databases[db] { return d }
-        let d = try ShowDatabases.open(db: db, password: databasePassword)
+        let d = try ShowDB.open(db: db, password: databasePassword)
         databases[db] = d
         return d
     }

@@ -2,13 +2,14 @@ import Foundation
 import Logging
 import SAAudio
 import SACommon
+import SAStore
 
 /// Records one section: everything from one connection (or one imported input), gapless.
 /// Segments are committed as soon as they are complete; the section row is created with the
 /// first segment, so a connection that yields no audio leaves nothing behind.
 final class SectionWriter {
     let show: String
-    let store: SQLiteShowStore
+    let store: ShowDB
     let output: JSONLineWriter
     /// Its start is final once the first segment is committed (see `anchorToArrivals`).
     private(set) var section: NewSection
@@ -43,7 +44,7 @@ final class SectionWriter {
 
     static let sniffLimit = 256 * 1024
 
-    init(show: String, store: SQLiteShowStore, output: JSONLineWriter, section: NewSection,
+    init(show: String, store: ShowDB, output: JSONLineWriter, section: NewSection,
          codec: OutputCodec, bitrate: Int, splitInterval: Int, opusComplexity: Int, minFreeBytes: Int64, log: Logger,
          anchorToArrivals: Bool = false) throws {
         self.show = show
@@ -54,7 +55,7 @@ final class SectionWriter {
         self.codec = codec
         self.minFreeBytes = minFreeBytes
         self.log = log
-        sampleRate = codec == .opus ? 48000 : 16000
+        sampleRate = codec == .opus ? AudioFormat.opusSampleRate : AudioFormat.aacSampleRate
         // The packet sink needs self, which exists only once the assembler (which needs the
         // encoder's delay) is set: the transcoder's closure calls through `sink`, set last.
         var sink: ((UnsafeRawBufferPointer, Int) throws -> Void)!
@@ -167,7 +168,8 @@ final class SectionWriter {
         }
         let ts = section.startTimestampMs + committedSamples * 1000 / Int64(sampleRate)
         let id = try store.commitSegment(
-            NewSegment(timestampMs: ts, isTimestampFromSource: first, audioData: seg.audio, durationSamples: seg.durationSamples),
+            SegmentRecord(timestampMs: ts, isTimestampFromSource: first, sectionID: section.id, durationSamples: seg.durationSamples,
+                          audio: seg.audio),
             section: section)
         committedSamples += seg.durationSamples
         segments += 1

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SAAudio
 import SACommon
+import SAStore
 
 /// Settings of one recording job, from a `[[sessions]]` entry or the ad-hoc command line.
 public struct RecordingJob: Sendable {
@@ -78,7 +79,7 @@ final class Flag {
 /// Records one show into its SQLite database: owns the show lock and the store.
 public final class ShowRecorder {
     public let job: RecordingJob
-    public let store: SQLiteShowStore
+    public let store: ShowDB
     private let lock: ShowLock
     private let output: JSONLineWriter
     private let log: Logger
@@ -102,7 +103,7 @@ public final class ShowRecorder {
         encoderDelay = probeEncoder.delaySamples
         try ShowRecorder.checkDisk(dir: job.outputDir, minFreeMB: job.minFreeMB)
         lock = try ShowLock.acquire(directory: job.outputDir, show: job.show)
-        store = try SQLiteShowStore.openForRecording(
+        store = try ShowDB.openForRecording(
             outputDir: job.outputDir,
             settings: ShowSettings(name: job.show, audioFormat: job.format, bitrate: job.bitrate,
                                    splitInterval: job.splitInterval, encoderDelaySamples: encoderDelay))

@@ -1,5 +1,6 @@
 import Foundation
 import SACommon
+import SAStore
 
 /// The Prometheus text exposition format (version 0.0.4): families with HELP and TYPE, samples
 /// with escaped label values.
@@ -114,21 +115,13 @@ public final class RecorderMonitor: @unchecked Sendable {
     }
 
     private func read(name: String, path: String, into st: inout ShowState) throws {
-        let reader = try ShowReader(path: path, name: name)
+        let reader = try ShowDB.openFile(path, readOnly: true)
         let meta = try reader.metadata()
         if meta[MetaKey.isRecipient] == "true" { return }
-        let rate = Int64(meta[MetaKey.sampleRate] ?? "") ?? 48000
+        let rate = AudioFormat.sampleRate(stored: meta[MetaKey.sampleRate], format: meta[MetaKey.audioFormat])
         if !st.configured, let split = Int(meta[MetaKey.splitInterval] ?? "") { st.splitInterval = split }
-        let db = reader.db
-        st.newestEndMs = try reader.newestAudioEndMs(sampleRate: max(rate, 1))
-        let sections = try db.prepare("""
-            SELECT count(*), coalesce(sum(is_open), 0),
-                   coalesce(sum(finish_reason IN ('stream_ended', 'stalled', 'error')), 0) FROM sections
-            """)
-        _ = try sections.step()
-        st.sections = sections.int(0)
-        st.openSections = sections.int(1)
-        st.reconnects = sections.int(2)
+        st.newestEndMs = try reader.newestAudioEndMs(sampleRate: rate)
+        (st.sections, st.openSections, st.reconnects) = try reader.sectionCounts()
         let range = try reader.idRange()
         guard let minID = range.min, let maxID = range.max else {
             lock.lock()
@@ -141,11 +134,9 @@ public final class RecorderMonitor: @unchecked Sendable {
         lock.unlock()
         var tally = (minID: minID, maxID: Int64(0), segments: Int64(0), bytes: Int64(0))
         if let previous, previous.minID == minID, previous.maxID <= maxID { tally = previous }
-        let add = try db.prepare("SELECT count(*), coalesce(sum(length(audio_data)), 0) FROM segments WHERE id > ? AND id <= ?")
-        try add.bind([.int(tally.maxID), .int(maxID)])
-        _ = try add.step()
-        tally.segments += add.int(0)
-        tally.bytes += add.int(1)
+        let added = try reader.tally(afterID: tally.maxID, throughID: maxID)
+        tally.segments += added.segments
+        tally.bytes += added.bytes
         tally.maxID = maxID
         st.segments = tally.segments
         st.bytes = tally.bytes

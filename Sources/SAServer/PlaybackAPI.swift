@@ -2,11 +2,13 @@ import Foundation
 import Hummingbird
 import SACommon
 import SAExport
+import SAStore
+import SAStorePostgres
 
 /// Where the playback API finds shows: the receiver store, or one recorder database (`--db`).
 public protocol PlaybackStore: AnyObject, Sendable {
     func showNames() throws -> [String]
-    func database(_ show: String) throws -> PooledDatabase
+    func database(_ show: String) throws -> ShowDBPool
 }
 
 extension ReceiverState: PlaybackStore {}
@@ -14,17 +16,17 @@ extension ReceiverState: PlaybackStore {}
 /// `sa-serve --db FILE`: one database, read-only.
 public final class SingleDatabaseStore: PlaybackStore, @unchecked Sendable {
     let name: String
-    let pooled: PooledDatabase
+    let pooled: ShowDBPool
 
     public init(path: String) throws {
-        let db = try ShowDatabases.open(db: path, password: nil, readOnly: true)
+        let db = try ShowDB.open(db: path, password: nil, readOnly: true)
         name = try db.metadata()[MetaKey.name] ?? ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-        pooled = PooledDatabase(size: 4) { try ShowDatabases.open(db: path, password: nil, readOnly: true) }
+        pooled = ShowDBPool(size: 4) { try ShowDB.open(db: path, password: nil, readOnly: true) }
     }
 
     public func showNames() throws -> [String] { [name] }
 
-    public func database(_ show: String) throws -> PooledDatabase {
+    public func database(_ show: String) throws -> ShowDBPool {
         guard show == name else { throw SAError(.dataError, code: "not_found", "unknown show '\(show)'") }
         return pooled
     }
@@ -69,7 +71,7 @@ final class AudioCache: @unchecked Sendable {
 
     init(dir: String) { self.dir = dir }
 
-    func file(show: String, database: PooledDatabase, section: Int64) throws -> (path: String, format: AudioFormat) {
+    func file(show: String, database: ShowDBPool, section: Int64) throws -> (path: String, format: AudioFormat) {
         let info: SectionInfo? = try database.with { try $0.section(section) }
         guard let info, info.segments > 0 else { throw APIError.notFound("unknown session \(section) of '\(show)'") }
         let format = AudioFormat(rawValue: try database.with { try $0.metadata()[MetaKey.audioFormat] } ?? "") ?? .opus
@@ -266,7 +268,7 @@ public enum PlaybackAPI {
                 let sequence = UInt32(index)
                 if meta[MetaKey.audioFormat] == "opus" {
                     guard parts[1] == "m4s" else { throw APIError.notFound("Opus sessions serve .m4s segments") }
-                    let body = try FragmentedMP4.mediaSegment(sequence: sequence + 1, baseDecodeTime: decodeTime, packets: try opusPackets(seg.audio))
+                    let body = try FragmentedMP4.mediaSegment(sequence: sequence + 1, baseDecodeTime: decodeTime, packets: try OpusFraming.packets(seg.audio))
                     if !section.isOpen { segments.put(key, body) }
                     return API.bytes(body, contentType: "audio/mp4")
                 }

@@ -1,6 +1,8 @@
 import Foundation
 import SACommon
 import SASync
+import SAStore
+import SAStorePostgres
 
 /// The receiver's shared state: the show databases (opened once and reused, one connection per
 /// show guarded by a lock) and the background sync (a pass at start, then every
@@ -11,7 +13,7 @@ public final class ReceiverState: @unchecked Sendable {
     let location: ReceiverStoreLocation
     let password: String?
     private let lock = NSLock()
-    private var databases: [String: PooledDatabase] = [:]
+    private var databases: [String: ShowDBPool] = [:]
 
     // Sync status.
     private var inProgress = false
@@ -73,7 +75,7 @@ public final class ReceiverState: @unchecked Sendable {
         return names
     }
 
-    public func database(_ show: String) throws -> PooledDatabase {
+    public func database(_ show: String) throws -> ShowDBPool {
         _ = try ShowName.validate(show)
         lock.lock()
         if let d = databases[show] {
@@ -89,7 +91,7 @@ public final class ReceiverState: @unchecked Sendable {
         case .sqlite(let dir): db = (dir as NSString).appendingPathComponent(name + ".sqlite")
         }
         let password = self.password
-        let opened = PooledDatabase(size: 4) { try ShowDatabases.open(db: db, password: password, readOnly: true) }
+        let opened = ShowDBPool(size: 4) { try ShowDB.open(db: db, password: password, readOnly: true) }
         try opened.with { _ in }  // fail now, not per request
         lock.lock()
         defer { lock.unlock() }
@@ -197,10 +199,10 @@ public final class ReceiverState: @unchecked Sendable {
 /// request is tried once more on a new connection, and while new connections fail they are
 /// attempted at most once per backoff step (0.25 s doubling to 5 s), failing fast in between,
 /// so the pool serves again within seconds of the server's return.
-public final class PooledDatabase: @unchecked Sendable {
+public final class ShowDBPool: @unchecked Sendable {
     private let lock = NSLock()
-    private let open: () throws -> any ShowDatabase
-    private var idle: [any ShowDatabase] = []
+    private let open: () throws -> ShowDB
+    private var idle: [ShowDB] = []
     private let slots: DispatchSemaphore
     private var backoff: TimeInterval = 0
     private var nextAttempt = Date.distantPast
@@ -215,12 +217,12 @@ public final class PooledDatabase: @unchecked Sendable {
     private var cachedMetadata: [String: String]?
     private var timelines: [Int64: (last: Int64, rows: [(id: Int64, timestampMs: Int64, durationSamples: Int64)])] = [:]
 
-    init(size: Int = 4, open: @escaping () throws -> any ShowDatabase) {
+    init(size: Int = 4, open: @escaping () throws -> ShowDB) {
         self.open = open
         slots = DispatchSemaphore(value: size)
     }
 
-    public func with<T>(_ body: (any ShowDatabase) throws -> T) throws -> T {
+    public func with<T>(_ body: (ShowDB) throws -> T) throws -> T {
         slots.wait()
         defer { slots.signal() }
         do {
@@ -231,7 +233,7 @@ public final class PooledDatabase: @unchecked Sendable {
         }
     }
 
-    private func attempt<T>(_ body: (any ShowDatabase) throws -> T) throws -> T {
+    private func attempt<T>(_ body: (ShowDB) throws -> T) throws -> T {
         lock.lock()
         let reused = idle.popLast()
         lock.unlock()
@@ -256,7 +258,7 @@ public final class PooledDatabase: @unchecked Sendable {
         }
     }
 
-    private func connect() throws -> any ShowDatabase {
+    private func connect() throws -> ShowDB {
         lock.lock()
         let wait = nextAttempt.timeIntervalSinceNow
         let last = lastError

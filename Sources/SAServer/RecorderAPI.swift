@@ -2,6 +2,8 @@ import Foundation
 import Hummingbird
 import SACommon
 import SAExport
+import SASync
+import SAStore
 
 /// Where the recorder API finds show databases: every `<show>.sqlite` in `output_dir`, or one
 /// file (`sa-serve --db`).
@@ -11,7 +13,7 @@ public enum ShowSource: Sendable {
 
     /// One database; its show name (metadata `name`, else the file name) is read once.
     public static func single(path: String) -> ShowSource {
-        let name = (try? ShowReader(path: path).metadata()[MetaKey.name]).flatMap { $0 }
+        let name = (try? ShowDB.openFile(path, readOnly: true).metadata()[MetaKey.name]).flatMap { $0 }
             ?? ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         return .single(path: path, name: name)
     }
@@ -20,7 +22,7 @@ public enum ShowSource: Sendable {
         do { _ = try ShowName.validate(show) } catch let e as SAError { throw APIError.badRequest(e.message) }
         switch self {
         case .directory(let dir):
-            let p = SQLiteShowStore.path(outputDir: dir, show: show)
+            let p = ShowDB.path(outputDir: dir, show: show)
             guard FileManager.default.fileExists(atPath: p) else { throw APIError.notFound("unknown show '\(show)'") }
             return p
         case .single(let path, let name):
@@ -59,7 +61,7 @@ public enum RecorderAPI {
     public static func register<Context: RequestContext>(on router: Router<Context>, source: ShowSource, options: RecorderAPIOptions) {
         /// A show the config records but that has no database yet is told apart from an unknown
         /// one, so receivers configured for it wait quietly for its first window.
-        @Sendable func openShow(_ name: String) throws -> ShowReader {
+        @Sendable func openShow(_ name: String) throws -> ShowDB {
             do {
                 return try open(source, name)
             } catch let e as APIError where e.status == .notFound && options.sessions.contains(where: { $0.name == name }) {
@@ -74,7 +76,7 @@ public enum RecorderAPI {
             await API.respond {
                 var list: [JSONValue] = []
                 for (name, path) in source.all {
-                    guard let reader = try? ShowReader(path: path, name: name), let meta = try? reader.metadata(),
+                    guard let reader = try? ShowDB.openFile(path, readOnly: true), let meta = try? reader.metadata(),
                           meta[MetaKey.isRecipient] != "true", let range = try? reader.idRange(), let maxID = range.max
                     else { continue }
                     list.append(.object([("name", .string(name)), ("min_id", .int(range.min ?? maxID)), ("max_id", .int(maxID)),
@@ -143,8 +145,8 @@ public enum RecorderAPI {
             let includeOpen = request.uri.queryParameters.get("include_open") == "true"
             return await API.respond {
                 guard let sectionID = Int64(sectionText) else { throw APIError.badRequest("section_id must be an integer, got '\(sectionText)'") }
-                let path = try openShow(name).store.location
-                let db = SQLiteShowDatabase(store: try SQLiteShowStore(path: path, readOnly: options.readOnly))
+                let path = try openShow(name).location
+                let db = try ShowDB.openFile(path, readOnly: options.readOnly)
                 do {
                     let r = try SectionExporter.export(database: db, sectionID: sectionID, outputDir: options.exportDir,
                                                        includeOpen: includeOpen, recordBookkeeping: !options.readOnly)
@@ -159,11 +161,11 @@ public enum RecorderAPI {
     }
 
     /// Opens a show for reading; a recipient database is never served.
-    static func open(_ source: ShowSource, _ name: String) throws -> ShowReader {
+    static func open(_ source: ShowSource, _ name: String) throws -> ShowDB {
         let path = try source.path(of: name)
-        let reader: ShowReader
+        let reader: ShowDB
         do {
-            reader = try ShowReader(path: path, name: name)
+            reader = try ShowDB.openFile(path, readOnly: true)
         } catch let e as SAError where e.code == "not_a_show_database" {
             // Some other SQLite file, or a database whose recorder is creating it this instant.
             throw APIError.notFound("unknown show '\(name)'")

@@ -1,6 +1,7 @@
 import CCurl
 import Foundation
 import SACommon
+import SAStore
 
 /// The recorder's sync API, over libcurl (one easy handle, so the connection is reused).
 public final class RemoteRecorder {

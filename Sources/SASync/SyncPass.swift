@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import SACommon
+import SAStore
+import SAStorePostgres
 
 /// One sync pass (the original save_audio_stream's `--sync-only`): for each show in order, validate the remote
 /// metadata against the local copy, then copy sections, segments (in chunks, each committed
@@ -229,7 +231,7 @@ public final class SyncPass {
     /// Titles in recorder id order. A title whose section is not here yet stops the pass's
     /// titles there (the next pass copies it with its section); one whose section the recorder
     /// no longer has can never be stored and is passed over.
-    private func syncTitles(_ show: String, _ db: any ReceiverShowDB, titleOffset: Int64,
+    private func syncTitles(_ show: String, _ db: ShowDB, titleOffset: Int64,
                             sectionsByID: inout [Int64: SectionInfo]) throws {
         let titlesSynced = Int64(try db.metadata()[MetaKey.titlesSyncedID] ?? "0") ?? 0
         let newTitles = try remote.titles(show: show, afterID: titlesSynced).sorted { $0.id < $1.id }
@@ -258,7 +260,7 @@ public final class SyncPass {
 
     /// One `section_synced` record per complete section not reported yet, then the mark; a
     /// crash between the two reports it again (at least once, never never).
-    private func reportCompleteSections(_ show: String, _ db: any ReceiverShowDB, format: String) throws {
+    private func reportCompleteSections(_ show: String, _ db: ShowDB, format: String) throws {
         let rate = Int64(AudioFormat(rawValue: format)?.sampleRate ?? 48000)
         let sections = try db.unreportedCompleteSections()
         for s in sections {
@@ -270,7 +272,7 @@ public final class SyncPass {
         try db.markReported(sections.map(\.id))
     }
 
-    private func emitGap(_ show: String, _ db: any ReceiverShowDB, from: Int64, to: Int64) {
+    private func emitGap(_ show: String, _ db: ShowDB, from: Int64, to: Int64) {
         log.warning("\(show): segments \(from)–\(to) were pruned on the recorder before they were pulled")
         output.write(.object([("type", "gap"), ("show", .string(show)), ("db", .string(db.location)),
                               ("missing_from_id", .int(from)), ("missing_to_id", .int(to)),

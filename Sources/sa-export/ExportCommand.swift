@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import SACommon
 import SAExport
+import SAStore
+import SAStorePostgres
 
 @main
 struct ExportCommand: ParsableCommand {
@@ -87,7 +89,7 @@ struct ExportRun {
     let credentials: Credentials
     var defaultProfile: String?
     var password: String?
-    var open: [String: any ShowDatabase] = [:]
+    var open: [String: ShowDB] = [:]
     var untilPushed = false
     var failures = 0
     var conflicts = 0
@@ -114,13 +116,13 @@ struct ExportRun {
         lastStatus = e.status
     }
 
-    mutating func database(_ db: String) throws -> any ShowDatabase {
+    mutating func database(_ db: String) throws -> ShowDB {
         if let d = open[db] { return d }
         var pw = password
         if pw == nil, db.hasPrefix("postgres"), let p = defaultProfile {
             pw = try credentials.require(.postgres, profile: p, field: "password")
         }
-        let d = try ShowDatabases.open(db: db, password: pw)
+        let d = try ShowDB.open(db: db, password: pw)
         open[db] = d
         return d
     }

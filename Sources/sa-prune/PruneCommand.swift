@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import SACommon
+import SAStore
+import SAStorePostgres
 
 @main
 struct PruneCommand: ParsableCommand {
@@ -43,7 +45,7 @@ struct PruneCommand: ParsableCommand {
             let output = JSONLineWriter.stdout
             if let db {
                 let pw = try credentialProfile.map { try credentials.require(.postgres, profile: $0, field: "password") }
-                let database = try ShowDatabases.open(db: db, password: pw)
+                let database = try ShowDB.open(db: db, password: pw)
                 let name = try database.metadata()[MetaKey.name] ?? ((db as NSString).lastPathComponent as NSString).deletingPathExtension
                 output.write(try Pruner.prune(database, show: name, retentionHours: retentionHours ?? 168, dryRun: dryRun))
                 return .ok
@@ -70,9 +72,9 @@ struct PruneCommand: ParsableCommand {
                 // Shows without a retention (receivers keep everything by default) are left alone.
                 guard let hours = retentionHours ?? retention[name] else { continue }
                 do {
-                    let database: any ShowDatabase
+                    let database: ShowDB
                     do {
-                        database = try ShowDatabases.open(db: db, password: password)
+                        database = try ShowDB.open(db: db, password: password)
                     } catch let e as SAError where e.code == "not_found" && isReceiver {
                         // A configured show nothing was pulled for yet: nothing to prune, no
                         // alarm for the nightly cron line.

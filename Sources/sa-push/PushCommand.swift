@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SACommon
 import SAPush
+import SAStore
 
 @main
 struct PushCommand: ParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SACommon
 import SARecorder
+import SAStore
 
 @main
 struct RecordCommand: ParsableCommand {
@@ -223,7 +224,7 @@ struct RecordCommand: ParsableCommand {
                     // After each window, retention (the same code as sa-prune). A failure is a
                     // warning: recording goes on.
                     do {
-                        let db = SQLiteShowDatabase(store: recorder.store)
+                        let db = recorder.store
                         JSONLineWriter.stdout.write(try Pruner.prune(db, show: recorder.job.show, retentionHours: retentionHours, dryRun: false))
                     } catch {
                         SALog.logger("sa-record[\(recorder.job.show)]").warning("retention cleanup failed: \(error)")

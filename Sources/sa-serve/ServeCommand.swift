@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import SACommon
 import SAServer
+import SAStore
 
 @main
 struct ServeCommand: AsyncParsableCommand {
@@ -69,7 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
             guard FileManager.default.fileExists(atPath: db) else {
                 throw SAError(.noInput, code: "not_found", "database \(db) does not exist")
             }
-            _ = try ShowReader(path: db)
+            _ = try ShowDB.openFile(db, readOnly: true)
             source = .single(path: db)
             mode = "inspect"
         } else {

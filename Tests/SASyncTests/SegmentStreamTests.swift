@@ -1,12 +1,15 @@
 import Foundation
 import SACommon
 import XCTest
+import SAStore
+import SAStorePostgres
+import SASync
 
 final class SegmentStreamTests: XCTestCase {
     let records = [
-        SegmentRecord(id: 1, timestampMs: 1_700_000_000_000, isTimestampFromSource: 1, sectionID: 1_700_000_000_000_000,
+        SegmentRecord(id: 1, timestampMs: 1_700_000_000_000, isTimestampFromSource: true, sectionID: 1_700_000_000_000_000,
                       durationSamples: 479_688, audio: [1, 2, 3]),
-        SegmentRecord(id: 2, timestampMs: 1_700_000_010_000, isTimestampFromSource: 0, sectionID: 1_700_000_000_000_000,
+        SegmentRecord(id: 2, timestampMs: 1_700_000_010_000, isTimestampFromSource: false, sectionID: 1_700_000_000_000_000,
                       durationSamples: 480_000, audio: Array(repeating: 0xAB, count: 1000)),
     ]
 

@@ -1,4 +1,33 @@
 import Foundation
+import SACommon
+
+/// One stored segment: what the recorder commits (its id 0 until the database assigns one),
+/// what travels between recorder and receiver, and what export reads back.
+public struct SegmentRecord: Sendable, Equatable {
+    public var id: Int64
+    public var timestampMs: Int64
+    /// The segment starts at a natural boundary (the first of a session), stored as 1.
+    public var isTimestampFromSource: Bool
+    public var sectionID: Int64
+    public var durationSamples: Int64
+    public var audio: [UInt8]
+
+    public init(id: Int64 = 0, timestampMs: Int64, isTimestampFromSource: Bool, sectionID: Int64, durationSamples: Int64, audio: [UInt8]) {
+        self.id = id
+        self.timestampMs = timestampMs
+        self.isTimestampFromSource = isTimestampFromSource
+        self.sectionID = sectionID
+        self.durationSamples = durationSamples
+        self.audio = audio
+    }
+
+    /// The original save_audio_stream's JSON form: audio as base64, plus duration_samples.
+    public var json: JSONValue {
+        .object([("id", .int(id)), ("timestamp_ms", .int(timestampMs)), ("is_timestamp_from_source", .int(isTimestampFromSource ? 1 : 0)),
+                 ("audio_data", .string(Data(audio).base64EncodedString())), ("section_id", .int(sectionID)),
+                 ("duration_samples", .int(durationSamples))])
+    }
+}
 
 /// A section as the recorder's API describes it.
 public struct SectionInfo: Sendable, Equatable {
@@ -63,55 +92,38 @@ public struct TitleRecord: Sendable, Equatable {
     }
 }
 
-/// Read-only queries over one show database (recorder side), for the sync API: what
-/// `SQLiteShowDatabase` answers, plus id ranges, segment batches and titles after an id.
-public final class ShowReader {
-    public let store: SQLiteShowStore
-    public let name: String
-    private let database: SQLiteShowDatabase
-
-    public init(path: String, name: String? = nil) throws {
-        store = try SQLiteShowStore(path: path, readOnly: true)
-        database = SQLiteShowDatabase(store: store)
-        self.name = name ?? ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-    }
-
-    public var db: SQLiteDatabase { store.db }
-
-    public func metadata() throws -> [String: String] { try store.allMetadata() }
-
-    public func idRange() throws -> (min: Int64?, max: Int64?) {
-        let s = try db.prepare("SELECT min(id), max(id) FROM segments")
-        _ = try s.step()
-        return (s.value(0).int, s.value(1).int)
-    }
-
-    public func sections() throws -> [SectionInfo] { try database.sections() }
-
-    public func newestAudioEndMs(sampleRate: Int64) throws -> Int64? { try database.newestAudioEndMs(sampleRate: sampleRate) }
-
-    public func segments(startID: Int64, endID: Int64, limit: Int) throws -> [SegmentRecord] {
-        let s = try db.prepare("""
-            SELECT id, timestamp_ms, is_timestamp_from_source, section_id, duration_samples, audio_data
-            FROM segments WHERE id >= ? AND id <= ? ORDER BY id LIMIT ?
-            """)
-        try s.bind([.int(startID), .int(endID), .int(Int64(limit))])
-        var out: [SegmentRecord] = []
-        while try s.step() {
-            guard case .blob(let audio) = s.value(5) else { continue }
-            out.append(SegmentRecord(id: s.int(0), timestampMs: s.int(1), isTimestampFromSource: s.int(2),
-                                     sectionID: s.int(3), durationSamples: s.int(4), audio: audio))
-        }
-        return out
-    }
-
-    public func titles(afterID: Int64, limit: Int = 10000) throws -> [TitleRecord] {
-        let s = try db.prepare("SELECT id, section_id, timestamp_ms, title FROM titles WHERE id > ? ORDER BY id LIMIT ?")
-        try s.bind([.int(afterID), .int(Int64(limit))])
-        var out: [TitleRecord] = []
-        while try s.step() {
-            out.append(TitleRecord(id: s.int(0), sectionID: s.int(1), timestampMs: s.int(2), title: s.text(3) ?? ""))
-        }
-        return out
+public struct NewSection: Sendable {
+    public var id: Int64
+    public var startTimestampMs: Int64
+    public var sourceURL: String
+    public init(id: Int64, startTimestampMs: Int64, sourceURL: String) {
+        self.id = id
+        self.startTimestampMs = startTimestampMs
+        self.sourceURL = sourceURL
     }
 }
+
+/// Settings a new show database is created with.
+public struct ShowSettings: Sendable {
+    public var name: String
+    public var audioFormat: AudioFormat
+    public var bitrate: Int
+    public var splitInterval: Int
+    public var encoderDelaySamples: Int
+    public init(name: String, audioFormat: AudioFormat, bitrate: Int, splitInterval: Int, encoderDelaySamples: Int) {
+        self.name = name
+        self.audioFormat = audioFormat
+        self.bitrate = bitrate
+        self.splitInterval = splitInterval
+        self.encoderDelaySamples = encoderDelaySamples
+    }
+}
+
+/// What a sync pass reports per section after it ran.
+public struct SectionSummary: Sendable {
+    public var id: Int64
+    public var startTimestampMs: Int64
+    public var segments: Int64
+    public var durationSamples: Int64
+}
+

@@ -1,30 +1,6 @@
 import Foundation
-
-/// One stored segment as it travels between recorder and receiver.
-public struct SegmentRecord: Sendable, Equatable {
-    public var id: Int64
-    public var timestampMs: Int64
-    public var isTimestampFromSource: Int64
-    public var sectionID: Int64
-    public var durationSamples: Int64
-    public var audio: [UInt8]
-
-    public init(id: Int64, timestampMs: Int64, isTimestampFromSource: Int64, sectionID: Int64, durationSamples: Int64, audio: [UInt8]) {
-        self.id = id
-        self.timestampMs = timestampMs
-        self.isTimestampFromSource = isTimestampFromSource
-        self.sectionID = sectionID
-        self.durationSamples = durationSamples
-        self.audio = audio
-    }
-
-    /// The original save_audio_stream's JSON form: audio as base64, plus duration_samples.
-    public var json: JSONValue {
-        .object([("id", .int(id)), ("timestamp_ms", .int(timestampMs)), ("is_timestamp_from_source", .int(isTimestampFromSource)),
-                 ("audio_data", .string(Data(audio).base64EncodedString())), ("section_id", .int(sectionID)),
-                 ("duration_samples", .int(durationSamples))])
-    }
-}
+import SACommon
+import SAStore
 
 /// `application/x-segment-stream`: a compact binary body for segment batches.
 ///
@@ -50,7 +26,7 @@ public enum SegmentStream {
         for r in records {
             put(&out, UInt64(bitPattern: r.id))
             put(&out, UInt64(bitPattern: r.timestampMs))
-            out.append(UInt8(truncatingIfNeeded: r.isTimestampFromSource))
+            out.append(r.isTimestampFromSource ? 1 : 0)
             put(&out, UInt64(bitPattern: r.sectionID))
             put(&out, UInt64(bitPattern: r.durationSamples))
             put(&out, UInt32(r.audio.count))
@@ -77,7 +53,7 @@ public enum SegmentStream {
             for _ in 0..<count {
                 let id = try i64(), ts = try i64()
                 try need(1)
-                let src = Int64(p[pos])
+                let src = p[pos] != 0
                 pos += 1
                 let section = try i64(), duration = try i64()
                 let len = Int(try u32())
@@ -94,22 +70,5 @@ public enum SegmentStream {
 
     private static func put<T: FixedWidthInteger>(_ out: inout [UInt8], _ v: T) {
         withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) }
-    }
-}
-
-/// CRC-32 (IEEE 802.3, reflected, as zlib computes it).
-public enum CRC32 {
-    static let table: [UInt32] = (0..<256).map { i -> UInt32 in
-        var c = UInt32(i)
-        for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        return c
-    }
-
-    public static func checksum<C: Collection>(_ bytes: C) -> UInt32 where C.Element == UInt8 {
-        var crc: UInt32 = 0xFFFF_FFFF
-        table.withUnsafeBufferPointer { t in
-            for b in bytes { crc = t[Int((crc ^ UInt32(b)) & 0xFF)] ^ (crc >> 8) }
-        }
-        return crc ^ 0xFFFF_FFFF
     }
 }

@@ -1,5 +1,6 @@
 import SACommon
 import XCTest
+import SAStore
 
 final class RetentionPlanTests: XCTestCase {
     func section(_ id: Int64, start: Int64, open: Bool = false) -> SectionInfo {

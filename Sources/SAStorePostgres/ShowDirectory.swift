@@ -1,4 +1,6 @@
 import Foundation
+import SACommon
+import SAStore
 
 /// The show databases a config covers, as `db` strings: every `<show>.sqlite` of a recorder's
 /// output_dir, or every `save_audio_<prefix>_<show>` database of a receiver store.
@@ -22,8 +24,7 @@ public enum ShowDirectory {
                 let prefix = "save_audio_\(c.databasePrefix)_"
                 if names.isEmpty {
                     let admin = try PGConnection(url: server.with(database: server.database ?? "postgres"), password: password)
-                    names = try admin.exec("SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname", [prefix])
-                        .compactMap { $0[0].map { String($0.dropFirst(prefix.count)) } }
+                    names = try admin.databases(withPrefix: prefix).map { String($0.dropFirst(prefix.count)) }
                 }
                 for n in names {
                     list.append((n, server.with(database: try ReceiverStoreLocation.databaseName(prefix: c.databasePrefix, show: n)).display))

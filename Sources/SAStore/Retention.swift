@@ -1,4 +1,5 @@
 import Foundation
+import SACommon
 
 /// Boundary-preserving retention: cutoff = now − retention; the boundary is the last section
 /// that starts at a natural boundary (its first segment has is_timestamp_from_source = 1)
@@ -20,7 +21,7 @@ public struct RetentionPlan: Sendable, Equatable {
 public enum Pruner {
     /// Plans and (unless `dryRun`) applies retention to one show database; returns the
     /// `pruned` record. A failure leaves the data untouched (one transaction).
-    public static func prune(_ db: any ShowDatabase, show: String, retentionHours: Int, dryRun: Bool,
+    public static func prune(_ db: ShowDB, show: String, retentionHours: Int, dryRun: Bool,
                              now: Date = Date()) throws -> JSONValue {
         let cutoff = Int64(now.timeIntervalSince1970 * 1000) - Int64(retentionHours) * 3_600_000
         let sections = try db.sections().map { (info: $0, boundary: $0.segments > 0 ? try db.startsAtBoundary($0.id) : false) }

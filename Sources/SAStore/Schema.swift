@@ -1,4 +1,5 @@
 import Foundation
+import SACommon
 
 /// The one definition of the show database schema. Each migration moves a database from
 /// version N-1 to N; opening an older database applies the missing ones in order.
@@ -84,6 +85,43 @@ public enum Schema {
     static let postgresMigrations: [String] = sqliteMigrations.map { sql in
         sql.replacingOccurrences(of: "id INTEGER PRIMARY KEY AUTOINCREMENT", with: "id BIGINT PRIMARY KEY")
             .replacingOccurrences(of: "audio_data BLOB NOT NULL", with: "audio_data BYTEA NOT NULL")
+    }
+
+    static func migrations(_ dialect: SQLDialect) -> [String] {
+        dialect == .sqlite ? sqliteMigrations : postgresMigrations
+    }
+
+    /// Brings a show database to the current version, each missing migration in order, in one
+    /// transaction (serialised on PostgreSQL, where two receivers may create a database at once).
+    public static func migrate(_ db: any SQLExecutor) throws {
+        func version() throws -> Int {
+            guard try db.tableExists("metadata") else { return 0 }
+            let text = try db.first("SELECT value FROM metadata WHERE key = 'version'", []) { $0.text(0) ?? "0" }
+            return Int(text ?? "0") ?? 0
+        }
+        func check(_ v: Int) throws {
+            guard v <= currentVersion else {
+                throw SAError(.dataError, code: "version",
+                              "\(db.location) has schema version \(v), newer than this tool's \(currentVersion); upgrade save_audio_stream")
+            }
+        }
+        if db.dialect == .sqlite {
+            // Already current: no write lock taken (a recorder may be writing right now).
+            let v = try version()
+            try check(v)
+            if v == currentVersion { return }
+        }
+        try db.transaction {
+            if db.dialect == .postgres { try db.run("SELECT pg_advisory_xact_lock(7283000)") }
+            var v = try version()
+            try check(v)
+            let steps = migrations(db.dialect)
+            while v < currentVersion {
+                try db.script(steps[v])
+                v += 1
+                try db.run(ShowDB.SQL.setMetadata, [.text(MetaKey.version), .text(String(v))])
+            }
+        }
     }
 
     /// The refusal message of the original save_audio_stream, kept byte for byte (scripts match it).
