@@ -8,6 +8,12 @@ func cLibrary(_ name: String, pkgConfig: String?, apt: String) -> Target {
 
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 
+/// A command-line tool: SATool (options, exit statuses, logging) and argument-parser, plus `deps`.
+func tool(_ name: String, _ deps: [Target.Dependency]) -> Target {
+    .executableTarget(name: name, dependencies: ["SATool", "SACommon", .product(name: "ArgumentParser", package: "swift-argument-parser")] + deps,
+                      swiftSettings: strict)
+}
+
 let package = Package(
     name: "save_audio_stream",
     platforms: [.macOS(.v13)],
@@ -53,9 +59,15 @@ let package = Package(
             dependencies: [
                 "CCrypto",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
+            swiftSettings: strict
+        ),
+        // For the executables only: common options, the run-and-exit wrapper, logging setup.
+        .target(
+            name: "SATool",
+            dependencies: ["SACommon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // The show database: one ShowDB over SQLite (here) or PostgreSQL (SAStorePostgres), its
@@ -85,7 +97,7 @@ let package = Package(
         // Sections to playable files without re-encoding (Ogg Opus, ADTS), streaming.
         .target(
             name: "SAExport",
-            dependencies: ["SACommon", "SAStore", "COgg"],
+            dependencies: ["SACommon", "SAStore", "SAStorePostgres", "COgg"],
             // Millions of packets per long section: dynamic exclusivity checks cost ~15 % here.
             swiftSettings: strict + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
@@ -104,14 +116,13 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .executableTarget(name: "sa-record", dependencies: ["SARecorder", "SAStore", "SACommon"], swiftSettings: strict),
-        .executableTarget(name: "sa-serve", dependencies: ["SAServer", "SACommon", .product(name: "Hummingbird", package: "hummingbird")],
-                         swiftSettings: strict),
-        .executableTarget(name: "sa-pull", dependencies: ["SASync", "SAStore", "SACommon"], swiftSettings: strict),
-        .executableTarget(name: "sa-export", dependencies: ["SAExport", "SAStore", "SAStorePostgres", "SACommon"], swiftSettings: strict),
-        .executableTarget(name: "sa-prune", dependencies: ["SAStore", "SAStorePostgres", "SACommon"], swiftSettings: strict),
-        .executableTarget(name: "sa-push", dependencies: ["SAPush", "SAStore", "SACommon"], swiftSettings: strict),
-        .executableTarget(name: "save_audio_stream", dependencies: ["SACommon", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
+        tool("sa-record", ["SARecorder", "SAStore"]),
+        tool("sa-serve", ["SAServer", .product(name: "Hummingbird", package: "hummingbird")]),
+        tool("sa-pull", ["SASync", "SAStore"]),
+        tool("sa-export", ["SAExport", "SAStore", "SAStorePostgres"]),
+        tool("sa-prune", ["SAStore", "SAStorePostgres"]),
+        tool("sa-push", ["SAPush", "SAStore"]),
+        tool("save_audio_stream", []),
 
         .testTarget(name: "SACommonTests", dependencies: ["SACommon"]),
         .testTarget(name: "SAStoreTests", dependencies: ["SAStore", "SAStorePostgres", "SACommon"]),

@@ -1,27 +1,9 @@
 import Foundation
 import Logging
 
-/// Logging goes to stderr only; stdout is reserved for JSON lines.
+/// Loggers for the libraries, at the level the tool chose (`ToolLogging.bootstrap`). Logging
+/// goes to stderr only; stdout is reserved for JSON lines.
 public enum SALog {
-    nonisolated(unsafe) private static var bootstrapped = false
-
-    /// Level from `--log-level`, else `SA_LOG_LEVEL`, else `warning` (quiet success for cron).
-    public static func bootstrap(level: String?) throws {
-        let name = level ?? ProcessInfo.processInfo.environment["SA_LOG_LEVEL"] ?? "warning"
-        guard let parsed = Logger.Level(rawValue: name.lowercased()) else {
-            throw SAError.usage("unknown log level '\(name)' (use trace, debug, info, notice, warning, error or critical)")
-        }
-        if !bootstrapped {
-            bootstrapped = true
-            LoggingSystem.bootstrap { label in
-                var handler = StderrLogHandler(label: label)
-                handler.logLevel = parsed
-                return handler
-            }
-        }
-        currentLevel = parsed
-    }
-
     nonisolated(unsafe) public static var currentLevel: Logger.Level = .warning
 
     public static func logger(_ label: String) -> Logger {
@@ -31,24 +13,6 @@ public enum SALog {
     }
 }
 
-/// `tool: level: message key=value` lines on stderr.
-public struct StderrLogHandler: LogHandler {
-    public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level = .warning
-    private let label: String
-
-    public init(label: String) { self.label = label }
-
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    public func log(event: LogEvent) {
-        var merged = metadata
-        if let extra = event.metadata { merged.merge(extra) { $1 } }
-        let meta = merged.isEmpty ? "" : " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let ts = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withInternetDateTime])
-        fputs(Redaction.userinfo("\(ts) \(label): \(event.level): \(event.message)\(meta)") + "\n", stderr)
-    }
+public enum ToolInfo {
+    public static let version = "0.1.0"
 }

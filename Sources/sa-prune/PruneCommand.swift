@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SACommon
+import SATool
 import SAStore
 import SAStorePostgres
 
@@ -39,8 +40,7 @@ struct PruneCommand: ParsableCommand {
     }
 
     func run() throws {
-        ToolMain.run(tool: "sa-prune") {
-            try SALog.bootstrap(level: common.logLevel)
+        ToolMain.run(tool: "sa-prune", options: common) {
             let credentials = Credentials(file: common.credentials)
             let output = JSONLineWriter.stdout
             if let db {
@@ -86,7 +86,7 @@ struct PruneCommand: ParsableCommand {
                     var e = SAError.from(error)
                     e.context = [("show", .string(name)), ("db", .string(db))] + e.context
                     output.write(e.record)
-                    fputs(Redaction.userinfo("sa-prune: error: \(name): \(e.message)") + "\n", stderr)
+                    ToolMain.note("error: \(name): \(e.message)", tool: "sa-prune")
                     failed = true
                 }
             }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SACommon
+import SATool
 import SASync
 
 @main
@@ -27,8 +28,7 @@ struct PullCommand: ParsableCommand {
     var show: [String] = []
 
     func run() throws {
-        ToolMain.run(tool: "sa-pull") {
-            try SALog.bootstrap(level: common.logLevel)
+        ToolMain.run(tool: "sa-pull", options: common) {
             let file = common.config ?? ConfigPaths.receiverConfig()
             let config = try ConfigLoader.loadReceiver(file: file)
             var options = SyncPass.Options()

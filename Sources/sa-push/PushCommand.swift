@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SACommon
+import SATool
 import SAPush
 import SAStore
 
@@ -24,8 +25,7 @@ struct PushCommand: ParsableCommand {
     var files: [String] = []
 
     func run() throws {
-        ToolMain.run(tool: "sa-push") {
-            try SALog.bootstrap(level: common.logLevel)
+        ToolMain.run(tool: "sa-push", options: common) {
             signal(SIGPIPE, SIG_IGN)  // a peer that went away is an error to report, not a way to die
             let file = common.config ?? ConfigPaths.recordConfig()
             let config = try ConfigLoader.loadRecord(file: file)
@@ -50,8 +50,7 @@ struct PushCommand: ParsableCommand {
                     JSONLineWriter.stdout.write(try pusher.push(local: local, show: show, db: db, sectionID: section))
                 } catch let e as SAError where ["not_found", "changed", "mismatch", "bad_file_name"].contains(e.code) {
                     // This file failed; the connection is fine, the others go on.
-                    JSONLineWriter.stdout.write(e.record)
-                    fputs(Redaction.userinfo("sa-push: error: \(e.message)") + "\n", stderr)
+                    ToolMain.report(e, tool: "sa-push")
                     failed = true
                 }
             }
@@ -59,15 +58,13 @@ struct PushCommand: ParsableCommand {
                 try JSONLineReader().forEachLine(paths: []) { result, _ in
                     switch result {
                     case .failure(let e):
-                        JSONLineWriter.stdout.write(e.record)
-                        fputs(Redaction.userinfo("sa-push: error: \(e.message)") + "\n", stderr)
+                        ToolMain.report(e, tool: "sa-push")
                         failed = true
                     case .success(let r):
                         guard let path = r["file_path"]?.stringValue else {
                             if r["type"]?.stringValue == "exported" || r["type"] == nil {
                                 let e = SAError(.dataError, code: "missing_field", "a line without file_path: \(r.serialized().prefix(120))")
-                                JSONLineWriter.stdout.write(e.record)
-                                fputs(Redaction.userinfo("sa-push: error: \(e.message)") + "\n", stderr)
+                                ToolMain.report(e, tool: "sa-push")
                                 failed = true
                             }
                             return

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SACommon
+import SATool
 import SARecorder
 import SAStore
 
@@ -95,8 +96,7 @@ struct RecordCommand: ParsableCommand {
     }
 
     func run() throws {
-        ToolMain.run(tool: "sa-record") {
-            try SALog.bootstrap(level: common.logLevel)
+        ToolMain.run(tool: "sa-record", options: common) {
             StopSignal.install()
             StreamConnection.globalInit()
             if let input { return try runImport(input) }
@@ -170,20 +170,11 @@ struct RecordCommand: ParsableCommand {
         }
         let recorder = try ShowRecorder(job: job)
         let outcome = recorder.record(until: deadline, deadlineReason: reason)
-        return status(for: [(job.show, outcome)])
+        return status(for: [(show: job.show, outcome: outcome)])
     }
 
-    private func status(for outcomes: [(String, RecordingOutcome)]) -> ExitStatus {
-        var status = ExitStatus.ok
-        for (show, o) in outcomes {
-            if o.diskLow {
-                status = .ioError
-            } else if o.sections == 0 && o.failedAttempts > 0 && !o.stoppedBySignal && status == .ok {
-                fputs(Redaction.userinfo("sa-record: error: \(show): nothing recorded; last failure: \(o.lastFailure ?? "unknown")") + "\n", stderr)
-                status = .unavailable
-            }
-        }
-        return status
+    private func status(for outcomes: [(show: String, outcome: RecordingOutcome)]) -> ExitStatus {
+        RecordingOutcome.exitStatus(outcomes) { ToolMain.note("error: \($0)", tool: "sa-record") }
     }
 
     private func runConfig() throws -> ExitStatus {
@@ -199,65 +190,10 @@ struct RecordCommand: ParsableCommand {
         }
         if !show.isEmpty { sessions = sessions.filter { show.contains($0.name) } }
         guard !sessions.isEmpty else { throw SAError.config("\(file) defines no [[sessions]]") }
-        let recorders = try sessions.map { try (ShowRecorder(job: RecordingJob(session: $0, config: config)), $0.window!, $0.retentionHours) }
-        let results = OutcomeTable(count: recorders.count)
-        let group = DispatchGroup()
-        let runOnce = once
-        for (i, (recorder, window, retentionHours)) in recorders.enumerated() {
-            group.enter()
-            let thread = Thread {
-                var total = RecordingOutcome()
-                while !StopSignal.requested {
-                    let w = window.currentOrNext(after: Date())
-                    if w.start > Date() {
-                        SALog.logger("sa-record[\(recorder.job.show)]").info("next window \(w.start) – \(w.end)")
-                        StopSignal.sleep(w.start.timeIntervalSinceNow)
-                        if StopSignal.requested { break }
-                    }
-                    let o = recorder.record(until: w.end, deadlineReason: "window_end")
-                    total.sections += o.sections
-                    total.segments += o.segments
-                    total.failedAttempts += o.failedAttempts
-                    total.lastFailure = o.lastFailure ?? total.lastFailure
-                    total.diskLow = total.diskLow || o.diskLow
-                    total.stoppedBySignal = o.stoppedBySignal
-                    // After each window, retention (the same code as sa-prune). A failure is a
-                    // warning: recording goes on.
-                    do {
-                        let db = recorder.store
-                        JSONLineWriter.stdout.write(try Pruner.prune(db, show: recorder.job.show, retentionHours: retentionHours, dryRun: false))
-                    } catch {
-                        SALog.logger("sa-record[\(recorder.job.show)]").warning("retention cleanup failed: \(error)")
-                    }
-                    if runOnce || o.diskLow { break }
-                }
-                results.set(i, (recorder.job.show, total))
-                group.leave()
-            }
-            thread.stackSize = 4 << 20
-            thread.start()
+        let scheduled = try sessions.map {
+            DailyScheduler.Show(recorder: try ShowRecorder(job: RecordingJob(session: $0, config: config)), window: $0.window!,
+                                retentionHours: $0.retentionHours)
         }
-        group.wait()
-        return status(for: results.all)
-    }
-}
-
-/// Per-show results written by the recording threads.
-final class OutcomeTable: @unchecked Sendable {
-    private let lock = NSLock()
-    private var rows: [(String, RecordingOutcome)]
-
-    init(count: Int) { rows = Array(repeating: ("", RecordingOutcome()), count: count) }
-
-    func set(_ i: Int, _ row: (String, RecordingOutcome)) {
-        lock.lock()
-        rows[i] = row
-        lock.unlock()
-    }
-
-    var all: [(String, RecordingOutcome)] {
-        lock.lock()
-        defer { lock.unlock() }
-        return rows
+        return status(for: DailyScheduler.run(scheduled, once: once))
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import SACommon
+import SATool
 import SAServer
 import SAStore
 
@@ -46,18 +47,18 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             status = try await serve()
         } catch let e as SAError {
-            fputs(Redaction.userinfo("sa-serve: error: \(e.message)") + "\n", stderr)
+            ToolMain.note("error: \(e.message)", tool: "sa-serve")
             status = e.status
         } catch {
             let text = String(describing: error)
-            fputs(Redaction.userinfo("sa-serve: error: \(text)") + "\n", stderr)
+            ToolMain.note("error: \(text)", tool: "sa-serve")
             status = text.contains("Address already in use") ? .unavailable : .software
         }
         if status != .ok { throw ExitCode(status.rawValue) }
     }
 
     func serve() async throws -> ExitStatus {
-        try SALog.bootstrap(level: common.logLevel)
+        try ToolLogging.bootstrap(level: common.logLevel)
         var source: ShowSource?
         var receiver: ReceiverState?
         var mode = "record"
