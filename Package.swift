@@ -78,7 +78,7 @@ let package = Package(
         // Frame sync, decoders, resampler, encoders.
         .target(
             name: "SAAudio",
-            dependencies: ["CMpg123", "CFaad", "CSoxr", "COpus", "CFdkAac"],
+            dependencies: ["SACommon", "CMpg123", "CFaad", "CSoxr", "COpus", "CFdkAac"],
             swiftSettings: strict
         ),
         // The recording engine: stream client, ICY demuxing, playlists, sections and segments.

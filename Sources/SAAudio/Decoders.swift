@@ -1,11 +1,7 @@
 import CFaad
 import CMpg123
 import Foundation
-
-public struct AudioError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ d: String) { description = d }
-}
+import SACommon
 
 /// Decodes a compressed byte stream to mono float PCM at the stream's own rate.
 public protocol StreamDecoder: AnyObject {
@@ -31,7 +27,7 @@ public final class MP3Decoder: StreamDecoder {
 
     public init() throws {
         var err: Int32 = 0
-        guard let h = mpg123_new(nil, &err) else { throw AudioError("mpg123_new failed: \(err)") }
+        guard let h = mpg123_new(nil, &err) else { throw SAError(.badAudio, "mpg123_new failed: \(err)") }
         handle = h
         let flags = Int(MPG123_FORCE_FLOAT.rawValue | MPG123_MONO_MIX.rawValue | MPG123_QUIET.rawValue | MPG123_GAPLESS.rawValue)
         mpg123_param2(h, Int32(MPG123_FLAGS.rawValue), flags, 0)
@@ -40,7 +36,7 @@ public final class MP3Decoder: StreamDecoder {
         for r in [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000] {
             mpg123_format(h, r, Int32(MPG123_MONO.rawValue), Int32(MPG123_ENC_FLOAT_32.rawValue))
         }
-        guard mpg123_open_feed(h) == MPG123_OK.rawValue else { throw AudioError("mpg123_open_feed failed") }
+        guard mpg123_open_feed(h) == MPG123_OK.rawValue else { throw SAError(.badAudio, "mpg123_open_feed failed") }
     }
 
     deinit { mpg123_delete(handle) }
@@ -48,7 +44,7 @@ public final class MP3Decoder: StreamDecoder {
     public func push(_ bytes: UnsafeRawBufferPointer, output: (UnsafeBufferPointer<Float>, Int) throws -> Void) throws {
         if bytes.count > 0 {
             guard mpg123_feed(handle, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count) == MPG123_OK.rawValue else {
-                throw AudioError("mpg123_feed failed")
+                throw SAError(.badAudio, "mpg123_feed failed")
             }
         }
         while true {
@@ -65,7 +61,7 @@ public final class MP3Decoder: StreamDecoder {
             if rc == MPG123_NEED_MORE.rawValue || rc == MPG123_DONE.rawValue { break }
             if rc == MPG123_ERR.rawValue {
                 let msg = String(cString: mpg123_strerror(handle))
-                throw AudioError("MP3 decoding failed: \(msg)")
+                throw SAError(.badAudio, "MP3 decoding failed: \(msg)")
             }
             if rc != MPG123_OK.rawValue && rc != MPG123_NEW_FORMAT.rawValue && done == 0 { break }
         }
@@ -93,7 +89,7 @@ public final class AACDecoder: StreamDecoder {
     private func decode(_ frame: UnsafeRawBufferPointer, output: (UnsafeBufferPointer<Float>, Int) throws -> Void) throws {
         let base = UnsafeMutablePointer(mutating: frame.baseAddress!.assumingMemoryBound(to: UInt8.self))
         if handle == nil {
-            guard let h = NeAACDecOpen() else { throw AudioError("NeAACDecOpen failed") }
+            guard let h = NeAACDecOpen() else { throw SAError(.badAudio, "NeAACDecOpen failed") }
             let cfg = NeAACDecGetCurrentConfiguration(h)!
             cfg.pointee.outputFormat = UInt8(FAAD_FMT_FLOAT)
             cfg.pointee.downMatrix = 1
@@ -103,7 +99,7 @@ public final class AACDecoder: StreamDecoder {
             var ch: UInt8 = 0
             guard NeAACDecInit(h, base, UInt(frame.count), &rate, &ch) >= 0 else {
                 NeAACDecClose(h)
-                throw AudioError("the AAC decoder rejected the stream header")
+                throw SAError(.badAudio, "the AAC decoder rejected the stream header")
             }
             handle = h
         }
@@ -114,7 +110,7 @@ public final class AACDecoder: StreamDecoder {
             failures += 1
             if failures > 50 {
                 let msg = String(cString: NeAACDecGetErrorMessage(info.error))
-                throw AudioError("AAC decoding keeps failing: \(msg)")
+                throw SAError(.badAudio, "AAC decoding keeps failing: \(msg)")
             }
             return
         }

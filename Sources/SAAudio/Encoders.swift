@@ -1,6 +1,7 @@
 import CFdkAac
 import COpus
 import Foundation
+import SACommon
 
 /// Encodes mono float PCM at `sampleRate` into packets; each packet covers `samples` samples.
 public protocol SpeechEncoder: AnyObject {
@@ -30,12 +31,12 @@ public final class OpusSpeechEncoder: SpeechEncoder {
     public init(bitrateKbps: Int, complexity: Int = 10) throws {
         var err: Int32 = 0
         guard let enc = opus_encoder_create(48000, 1, OPUS_APPLICATION_VOIP, &err), err == OPUS_OK else {
-            throw AudioError("opus_encoder_create failed: \(err)")
+            throw SAError(.badAudio, "opus_encoder_create failed: \(err)")
         }
         encoder = enc
         guard sa_opus_set_bitrate(enc, Int32(bitrateKbps * 1000)) == OPUS_OK else {
             opus_encoder_destroy(enc)
-            throw AudioError("Opus does not accept a bitrate of \(bitrateKbps) kbit/s")
+            throw SAError(.badAudio, "Opus does not accept a bitrate of \(bitrateKbps) kbit/s")
         }
         _ = sa_opus_set_complexity(enc, Int32(complexity))
         _ = sa_opus_set_signal_voice(enc)
@@ -71,7 +72,7 @@ public final class OpusSpeechEncoder: SpeechEncoder {
                 opus_encode_float(encoder, f.baseAddress!, Int32(frameSize), o.baseAddress!, Int32(o.count))
             }
         }
-        guard n > 0 else { throw AudioError("opus_encode_float failed: \(n)") }
+        guard n > 0 else { throw SAError(.badAudio, "opus_encode_float failed: \(n)") }
         filled = 0
         outputSamples += frameSize
         try out.withUnsafeBytes { try packet(UnsafeRawBufferPointer(rebasing: $0[0..<Int(n)]), frameSize) }
@@ -104,7 +105,7 @@ public final class AACSpeechEncoder: SpeechEncoder {
         let rc = sa_aac_open(&h, Int32(sampleRate), Int32(bitrateKbps * 1000), &frameLength, &delay)
         guard rc == 0, h != nil else {
             if h != nil { aacEncClose(&h) }
-            throw AudioError("the AAC encoder refused \(bitrateKbps) kbit/s at \(sampleRate) Hz (step \(-rc))")
+            throw SAError(.badAudio, "the AAC encoder refused \(bitrateKbps) kbit/s at \(sampleRate) Hz (step \(-rc))")
         }
         handle = h
         self.frameLength = Int(frameLength)
@@ -141,7 +142,7 @@ public final class AACSpeechEncoder: SpeechEncoder {
             }
         }
         if n == -1000 { return }
-        guard n >= 0 else { throw AudioError("aacEncEncode failed: \(-n)") }
+        guard n >= 0 else { throw SAError(.badAudio, "aacEncEncode failed: \(-n)") }
         if n > 0 { try out.withUnsafeBytes { try packet(UnsafeRawBufferPointer(rebasing: $0[0..<Int(n)]), frameLength) } }
     }
 

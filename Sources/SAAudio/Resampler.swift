@@ -1,3 +1,4 @@
+import SACommon
 import CSoxr
 
 /// A stateful libsoxr resampler for one mono stream: the filter state carries over between
@@ -19,7 +20,7 @@ public final class Resampler {
         var io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I)
         var q = soxr_quality_spec(UInt(SOXR_MQ), 0)
         let s = soxr_create(Double(inputRate), Double(outputRate), 1, &err, &io, &q, nil)
-        if let err { throw AudioError("soxr_create failed: \(String(cString: err))") }
+        if let err { throw SAError(.badAudio, "soxr_create failed: \(String(cString: err))") }
         soxr = s
     }
 
@@ -36,7 +37,7 @@ public final class Resampler {
             let err = out.withUnsafeMutableBufferPointer { o in
                 soxr_process(soxr, input.baseAddress.map { $0 + offset }, remaining, &idone, o.baseAddress, o.count, &odone)
             }
-            if let err { throw AudioError("soxr_process failed: \(String(cString: err))") }
+            if let err { throw SAError(.badAudio, "soxr_process failed: \(String(cString: err))") }
             if odone > 0 { try out.withUnsafeBufferPointer { try output(UnsafeBufferPointer(rebasing: $0[0..<odone])) } }
             offset += idone
             if idone == 0 && odone == 0 { break }
@@ -51,7 +52,7 @@ public final class Resampler {
             let err = out.withUnsafeMutableBufferPointer { o in
                 soxr_process(soxr, nil, 0, nil, o.baseAddress, o.count, &odone)
             }
-            if let err { throw AudioError("soxr flush failed: \(String(cString: err))") }
+            if let err { throw SAError(.badAudio, "soxr flush failed: \(String(cString: err))") }
             if odone == 0 { break }
             try out.withUnsafeBufferPointer { try output(UnsafeBufferPointer(rebasing: $0[0..<odone])) }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import SACommon
 
 public enum OutputCodec: String, Sendable {
     case opus, aac
@@ -37,7 +38,7 @@ public final class Transcoder {
     }
 
     public func push(_ bytes: UnsafeRawBufferPointer) throws {
-        guard let decoder else { throw AudioError("transcoder used before start(format:)") }
+        guard let decoder else { throw SAError(.badAudio, "transcoder used before start(format:)") }
         try decoder.push(bytes) { pcm, rate in
             guard rate > 0 else { return }
             decodedSeconds += Double(pcm.count) / Double(rate)

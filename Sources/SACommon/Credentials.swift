@@ -58,15 +58,15 @@ public final class Credentials: @unchecked Sendable {
         var st = stat()
         guard stat(file, &st) == 0 else {
             if errno == ENOENT { return nil }
-            throw SAError(.noPermission, code: "permission", "cannot read credentials file \(file): \(String(cString: strerror(errno)))")
+            throw SAError(.permission, "cannot read credentials file \(file): \(String(cString: strerror(errno)))")
         }
         if st.st_mode & 0o077 != 0 {
-            throw SAError(.config, code: "config",
+            throw SAError(.config,
                           String(format: "credentials file %@ is readable by group or others (mode %03o); run: chmod 600 %@",
                                  file, Int(st.st_mode & 0o777), file))
         }
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-            throw SAError(.noPermission, code: "permission", "cannot read credentials file \(file)")
+            throw SAError(.permission, "cannot read credentials file \(file)")
         }
         if text.utf8.contains(0) || text.range(of: #"\\(u0000|U00000000)"#, options: .regularExpression) != nil {
             throw SAError.config("\(file): a NUL character (\\u0000) is not allowed in a credentials file")

@@ -39,7 +39,7 @@ public struct JSONLineReader {
                 file = Glibc.stdin
             } else {
                 guard let f = fopen(path, "r") else {
-                    throw SAError(.noInput, code: "not_found", "cannot open \(path): \(String(cString: strerror(errno)))")
+                    throw SAError(.notFound, "cannot open \(path): \(String(cString: strerror(errno)))")
                 }
                 file = f
             }
@@ -53,7 +53,7 @@ public struct JSONLineReader {
                 let raw = UnsafeRawBufferPointer(start: linePtr!, count: n)
                 let result: Result<JSONValue, SAError>
                 if let problem = JSONLineReader.problem(raw) {
-                    try body(.failure(SAError(.dataError, code: "bad_json", problem)), "")
+                    try body(.failure(SAError(.badJSON, problem)), "")
                     continue
                 }
                 let line = String(decoding: raw, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -63,7 +63,7 @@ public struct JSONLineReader {
                     if case .object = v {
                         result = .success(v)
                     } else {
-                        result = .failure(SAError(.dataError, code: "bad_json", "a record must be a JSON object: \(line.prefix(80))"))
+                        result = .failure(SAError(.badJSON, "a record must be a JSON object: \(line.prefix(80))"))
                     }
                 } catch {
                     result = .failure(SAError.from(error))

@@ -95,19 +95,19 @@ public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressi
 
     /// Parses one JSON document (used by the JSON-lines readers).
     public static func parse(_ text: String) throws -> JSONValue {
-        guard let data = text.data(using: .utf8) else { throw SAError(.dataError, code: "bad_json", "not UTF-8") }
+        guard let data = text.data(using: .utf8) else { throw SAError(.badJSON, "not UTF-8") }
         let any: Any
         do {
             any = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
         } catch {
-            throw SAError(.dataError, code: "bad_json", "not valid JSON: \(text.prefix(80))")
+            throw SAError(.badJSON, "not valid JSON: \(text.prefix(80))")
         }
         return try from(any: any)
     }
 
     private static func checked(_ s: String) throws -> String {
         // A NUL would cut the string wherever it becomes a C string (a path, an SQL value).
-        if s.utf8.contains(0) { throw SAError(.dataError, code: "bad_json", "a string contains a NUL character (\\u0000)") }
+        if s.utf8.contains(0) { throw SAError(.badJSON, "a string contains a NUL character (\\u0000)") }
         return s
     }
 

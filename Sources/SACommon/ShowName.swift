@@ -6,7 +6,7 @@ public enum ShowName {
             (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F || c == 0x2D
         }
         guard ok else {
-            throw SAError(.usage, code: "bad_show_name",
+            throw SAError(.badShowName,
                           "invalid show name '\(name)': use 1 to 48 characters from A-Z, a-z, 0-9, '_' and '-'")
         }
         return name

@@ -18,9 +18,9 @@ final class TOMLReader {
     static func load(file: String) throws -> TOMLReader {
         guard FileManager.default.isReadableFile(atPath: file) else {
             if FileManager.default.fileExists(atPath: file) {
-                throw SAError(.noPermission, code: "permission", "cannot read config file \(file): permission denied")
+                throw SAError(.permission, "cannot read config file \(file): permission denied")
             }
-            throw SAError(.config, code: "config", "config file \(file) does not exist")
+            throw SAError(.config, "config file \(file) does not exist")
         }
         let text: String
         do {

@@ -38,8 +38,8 @@ public struct ExportBatch {
 
     public mutating func fail(_ e: SAError) {
         onError(e)
-        if e.code == "conflict" { conflicts += 1 } else { failures += 1 }
-        lastStatus = e.status
+        if e.code == .conflict { conflicts += 1 } else { failures += 1 }
+        lastStatus = e.exitStatus
     }
 
     mutating func database(_ db: String) throws -> ShowDB {
@@ -58,7 +58,7 @@ public struct ExportBatch {
             let result = try SectionExporter.export(database: try database(db), sectionID: section, outputDir: outputDir,
                                                     includeOpen: includeOpen)
             output.write(result.record)
-        } catch let skipped as OpenSectionSkipped {
+        } catch let skipped as SAError where skipped.code == .openSection {
             onNote(skipped.message)
         } catch {
             var e = SAError.from(error)
@@ -105,7 +105,7 @@ public struct ExportBatch {
             var ctx: [(String, JSONValue)] = []
             if let s = record["show"] { ctx.append(("show", s)) }
             if let s = record["section_id"] { ctx.append(("section_id", s)) }
-            fail(SAError(.dataError, code: "missing_field", "a section record needs db and section_id: \(record.serialized().prefix(120))",
+            fail(SAError(.missingField, "a section record needs db and section_id: \(record.serialized().prefix(120))",
                          context: ctx))
             return
         }

@@ -25,13 +25,13 @@ public final class OggOpusWriter {
         self.sink = sink
         self.preSkip = Int64(preSkip)
         self.totalSamples = totalSamples
-        guard ogg_stream_init(&stream, serial) == 0 else { throw SAExportError("ogg_stream_init failed") }
+        guard ogg_stream_init(&stream, serial) == 0 else { throw SAError.internalError("ogg_stream_init failed") }
 
         var head = Array("OpusHead".utf8)
         head.append(1)  // version
         head.append(1)  // channels
         guard let preSkip16 = UInt16(exactly: preSkip) else {
-            throw SAExportError("the database's pre-skip \(preSkip) is not a number of samples from 0 to 65535")
+            throw SAError(.badDatabase, "the database's pre-skip \(preSkip) is not a number of samples from 0 to 65535")
         }
         head += le16(preSkip16)
         head += le32(48000)  // input sample rate: what the recorder encoded from
@@ -95,7 +95,7 @@ public final class OggOpusWriter {
             return ogg_stream_packetin(&stream, &op)
         }
         packetNumber += 1
-        guard rc == 0 else { throw SAExportError("ogg_stream_packetin failed") }
+        guard rc == 0 else { throw SAError.internalError("ogg_stream_packetin failed") }
     }
 
     private func pageOut() throws {
@@ -116,9 +116,4 @@ public final class OggOpusWriter {
 
     private func le16(_ v: UInt16) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8)] }
     private func le32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8((v >> (8 * $0)) & 0xFF) } }
-}
-
-public struct SAExportError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ d: String) { description = d }
 }

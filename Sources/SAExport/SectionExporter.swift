@@ -2,11 +2,6 @@ import Foundation
 import SACommon
 import SAStore
 
-/// An unfinished section is skipped with a note, not an error.
-public struct OpenSectionSkipped: Error {
-    public let message: String
-}
-
 /// What one export did, as the `exported` record tells it.
 public struct ExportResult: Sendable {
     public var show: String
@@ -58,9 +53,9 @@ public enum SectionExporter {
 
     static func syncDirectory(_ dir: String, _ ctx: [(String, JSONValue)]) throws {
         let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw SAError(.ioError, code: "io", "cannot open \(dir): \(String(cString: strerror(errno)))", context: ctx) }
+        guard fd >= 0 else { throw SAError(.io, "cannot open \(dir): \(String(cString: strerror(errno)))", context: ctx) }
         defer { close(fd) }
-        guard fsync(fd) == 0 else { throw SAError(.ioError, code: "io", "fsync of \(dir) failed: \(String(cString: strerror(errno)))", context: ctx) }
+        guard fsync(fd) == 0 else { throw SAError(.io, "fsync of \(dir) failed: \(String(cString: strerror(errno)))", context: ctx) }
     }
 
     public static func export(database: ShowDB, sectionID: Int64, outputDir: String,
@@ -68,26 +63,26 @@ public enum SectionExporter {
         let ctx: [(String, JSONValue)] = [("db", .string(database.location)), ("section_id", .int(sectionID))]
         let meta = try database.metadata()
         guard let format = AudioFormat(rawValue: meta[MetaKey.audioFormat] ?? "") else {
-            throw SAError(.dataError, code: "bad_database", "\(database.location) has no valid audio_format", context: ctx)
+            throw SAError(.badDatabase, "\(database.location) has no valid audio_format", context: ctx)
         }
         // The name becomes part of a path: a database's metadata is input like any other.
         let show: String
         do {
             show = try ShowName.validate(meta[MetaKey.name] ?? "")
         } catch let e as SAError {
-            throw SAError(.dataError, code: "bad_show_name", "\(database.location): metadata name: \(e.message)", context: ctx)
+            throw SAError(.storedShowName, "\(database.location): metadata name: \(e.message)", context: ctx)
         }
         guard let section = try database.section(sectionID), section.segments > 0 else {
-            throw SAError(.dataError, code: "not_found", "no section \(sectionID) with audio in \(database.location)",
+            throw SAError(.missing, "no section \(sectionID) with audio in \(database.location)",
                           context: [("show", .string(show))] + ctx)
         }
         if section.isOpen && !includeOpen {
-            throw OpenSectionSkipped(message: "section \(sectionID) of \(show) is still being recorded; not exported (use --include-open)")
+            throw SAError(.openSection, "section \(sectionID) of \(show) is still being recorded; not exported (use --include-open)")
         }
         do {
             try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
         } catch {
-            throw SAError(.cantCreate, code: "io", "cannot create output directory \(outputDir)", context: ctx)
+            throw SAError(.cantCreate, "cannot create output directory \(outputDir)", context: ctx)
         }
         let name = fileName(show: show, startTimestampMs: section.startTimestampMs, sectionID: sectionID, format: format)
         let finalPath = (outputDir as NSString).appendingPathComponent(name)
@@ -97,10 +92,10 @@ public enum SectionExporter {
         do {
             exportLock = try FileLock.tryAcquire(LockName.export(directory: outputDir, file: name))
         } catch let e as SAError {
-            throw SAError(e.status, code: e.code, e.message, context: ctx)
+            throw SAError(e.code, e.message, context: ctx)
         }
         guard let exportLock else {
-            throw SAError(.tempFail, code: "conflict", "section \(sectionID) of \(show) is being exported by another process",
+            throw SAError(.conflict, "section \(sectionID) of \(show) is being exported by another process",
                           context: [("show", .string(show))] + ctx)
         }
         defer { exportLock.release() }
@@ -112,7 +107,7 @@ public enum SectionExporter {
         let fd = open(tmpPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0, let file = fdopen(fd, "wb") else {
             let err = String(cString: strerror(errno))
-            throw SAError(.cantCreate, code: "io", "cannot create \(tmpPath): \(err)", context: ctx)
+            throw SAError(.cantCreate, "cannot create \(tmpPath): \(err)", context: ctx)
         }
         // Large writes: a page is ~4 KiB, the file may be hundreds of MB.
         setvbuf(file, nil, _IOFBF, 1 << 20)
@@ -126,7 +121,7 @@ public enum SectionExporter {
         let sink: (UnsafeRawBufferPointer) throws -> Void = { chunk in
             guard chunk.count > 0 else { return }
             if fwrite(chunk.baseAddress, 1, chunk.count, file) != chunk.count {
-                throw SAError(.ioError, code: "io", "writing \(tmpPath) failed: \(String(cString: strerror(errno)))", context: ctx)
+                throw SAError(.io, "writing \(tmpPath) failed: \(String(cString: strerror(errno)))", context: ctx)
             }
             hasher.update(chunk)
             bytes += Int64(chunk.count)
@@ -143,7 +138,7 @@ public enum SectionExporter {
             // A serial number derived from the section keeps the output reproducible.
             let serial = Int32(truncatingIfNeeded: (sectionID ^ (sectionID >> 32)) & 0x7FFF_FFFF)
             guard let preSkip = Int(meta[MetaKey.encoderDelay] ?? "312"), (0...65535).contains(preSkip) else {
-                throw SAError(.dataError, code: "bad_database", "\(database.location): encoder_delay_samples is not 0 to 65535", context: ctx)
+                throw SAError(.badDatabase, "\(database.location): encoder_delay_samples is not 0 to 65535", context: ctx)
             }
             let writer = try OggOpusWriter(serial: serial, preSkip: preSkip,
                                            totalSamples: section.durationSamples, tags: tags, sink: sink)
@@ -157,7 +152,7 @@ public enum SectionExporter {
             }
         }
         guard fflush(file) == 0, fsync(fileno(file)) == 0 else {
-            throw SAError(.ioError, code: "io", "writing \(tmpPath) failed: \(String(cString: strerror(errno)))", context: ctx)
+            throw SAError(.io, "writing \(tmpPath) failed: \(String(cString: strerror(errno)))", context: ctx)
         }
         fclose(file)
         closed = true
@@ -168,7 +163,7 @@ public enum SectionExporter {
             status = "exists"
         } else {
             if rename(tmpPath, finalPath) != 0 {
-                throw SAError(.cantCreate, code: "io", "cannot rename to \(finalPath): \(String(cString: strerror(errno)))", context: ctx)
+                throw SAError(.cantCreate, "cannot rename to \(finalPath): \(String(cString: strerror(errno)))", context: ctx)
             }
             // The rename itself is durable only once the directory is.
             try syncDirectory(outputDir, ctx)

@@ -52,16 +52,16 @@ public final class Pusher {
         // temporary ".name.part" files, and control characters have no place in an archive.
         let name = (local as NSString).lastPathComponent
         guard !name.isEmpty, !name.hasPrefix("."), name.utf8.count <= 255, !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
-            throw SAError(.dataError, code: "bad_file_name",
+            throw SAError(.badFileName,
                           "\(local): a file to archive needs a plain name (no leading '.', no control characters, at most 255 bytes)", context: ctx)
         }
         // A regular file only: a device (/dev/zero) or a FIFO named in a line would never end.
         var st = stat()
         guard stat(local, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
-            throw SAError(.noInput, code: "not_found", "\(local) does not exist or is not a regular file", context: ctx)
+            throw SAError(.notFound, "\(local) does not exist or is not a regular file", context: ctx)
         }
         guard let localSHA = SHA256Hasher.hex(ofFile: local) else {
-            throw SAError(.noInput, code: "io", "cannot read \(local)", context: ctx)
+            throw SAError(.unreadable, "cannot read \(local)", context: ctx)
         }
         let size = Int64((try? FileManager.default.attributesOfItem(atPath: local)[.size] as? NSNumber)??.int64Value ?? 0)
         let sftp = try connection()
@@ -88,11 +88,11 @@ public final class Pusher {
             if showProgress { fputs("\n", stderr) }
             guard sentSHA == localSHA else {
                 try? sftp.remove(temp)
-                throw SAError(.tempFail, code: "changed", "\(local) changed while it was uploaded; try again", context: ctx)
+                throw SAError(.changed, "\(local) changed while it was uploaded; try again", context: ctx)
             }
             guard try sftp.size(temp) == UInt64(sent), try sftp.sha256(temp) == localSHA else {
                 try? sftp.remove(temp)
-                throw SAError(.ioError, code: "mismatch", "the uploaded copy of \(local) on \(config.host) does not match; removed it",
+                throw SAError(.uploadMismatch, "the uploaded copy of \(local) on \(config.host) does not match; removed it",
                               context: ctx)
             }
             if try sftp.size(remote) != nil { try sftp.remove(remote) }

@@ -51,7 +51,7 @@ public final class SFTPClient {
         var res: UnsafeMutablePointer<addrinfo>?
         let rc = getaddrinfo(config.host, String(config.port), &hints, &res)
         guard rc == 0, let first = res else {
-            throw SAError(.unavailable, code: "unavailable", "cannot resolve \(config.host): \(String(cString: gai_strerror(rc)))")
+            throw SAError(.unavailable, "cannot resolve \(config.host): \(String(cString: gai_strerror(rc)))")
         }
         defer { freeaddrinfo(res) }
         var lastError = ""
@@ -71,7 +71,7 @@ public final class SFTPClient {
             }
             ai = a.pointee.ai_next
         }
-        throw SAError(.unavailable, code: "unavailable", "cannot connect to \(config.host):\(config.port): \(lastError)")
+        throw SAError(.unavailable, "cannot connect to \(config.host):\(config.port): \(lastError)")
     }
 
     private func handshake(timeoutSeconds: Int) throws {
@@ -80,7 +80,7 @@ public final class SFTPClient {
         libssh2_session_set_blocking(s, 1)
         libssh2_session_set_timeout(s, timeoutSeconds * 1000)
         guard libssh2_session_handshake(s, socketFD) == 0 else {
-            throw sessionError("SSH handshake with \(config.host):\(config.port) failed", status: .unavailable, code: "unavailable")
+            throw sessionError("SSH handshake with \(config.host):\(config.port) failed")
         }
     }
 
@@ -107,13 +107,13 @@ public final class SFTPClient {
         if transportBroken && socketFD >= 0 { Glibc.shutdown(socketFD, Int32(SHUT_RDWR)) }
     }
 
-    func sessionError(_ what: String, status: ExitStatus = .unavailable, code: String = "unavailable") -> SAError {
+    func sessionError(_ what: String) -> SAError {
         abandonLinkIfBroken()
         var msg: UnsafeMutablePointer<CChar>?
         var len: Int32 = 0
         if let session { libssh2_session_last_error(session, &msg, &len, 0) }
         let detail = msg.map { String(cString: $0) } ?? ""
-        return SAError(status, code: code, detail.isEmpty ? what : "\(what): \(detail)")
+        return SAError(.unavailable, detail.isEmpty ? what : "\(what): \(detail)")
     }
 
     /// The OpenSSH-style fingerprint of the server's key: `SHA256:` + unpadded base64.
@@ -132,7 +132,7 @@ public final class SFTPClient {
         guard let hosts = sa_knownhost_init(session) else { throw SAError.internalError("libssh2_knownhost_init failed") }
         defer { libssh2_knownhost_free(hosts) }
         if FileManager.default.fileExists(atPath: file), sa_knownhost_readfile(hosts, file) < 0 {
-            throw SAError(.config, code: "config", "cannot read known_hosts file \(file)")
+            throw SAError(.config, "cannot read known_hosts file \(file)")
         }
         let keybit = sa_knownhost_keybit(type)
         let hostID = config.port == 22 ? config.host : "[\(config.host)]:\(config.port)"
@@ -140,7 +140,7 @@ public final class SFTPClient {
         case 0:
             return
         case 1:
-            throw SAError(.noPermission, code: "host_key",
+            throw SAError(.hostKey,
                           "the host key of \(hostID) has CHANGED (offered \(fingerprint)); refusing to connect. "
                               + "If the server was really re-keyed, remove its old line from \(file)")
         case 2 where acceptNew:
@@ -148,11 +148,11 @@ public final class SFTPClient {
             try? FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
                                                      attributes: [.posixPermissions: 0o700])
             guard sa_knownhost_writefile(hosts, file) == 0 else {
-                throw SAError(.cantCreate, code: "io", "cannot write the new host key of \(hostID) to \(file)")
+                throw SAError(.cantCreate, "cannot write the new host key of \(hostID) to \(file)")
             }
             log.notice("added the host key of \(hostID) (\(fingerprint)) to \(file)")
         default:
-            throw SAError(.noPermission, code: "host_key",
+            throw SAError(.hostKey,
                           "the host key of \(hostID) is not in \(file) (offered \(fingerprint)); refusing to connect. "
                               + "Check the fingerprint, then add it (ssh-keyscan -p \(config.port) \(config.host) >> \(file)) "
                               + "or set known_hosts = 'accept-new'")
@@ -188,12 +188,12 @@ public final class SFTPClient {
             if sa_ssh_auth_key(session, config.username, path, passphrase) == 0 { return }
             if transportBroken { throw sessionError("the connection to \(config.host) broke during authentication") }
             if password == nil {
-                throw SAError(.noPermission, code: "auth", "\(config.username)@\(config.host) refused the key \(path) (wrong key or passphrase)")
+                throw SAError(.auth, "\(config.username)@\(config.host) refused the key \(path) (wrong key or passphrase)")
             }
         }
         if let password, sa_ssh_auth_password(session, config.username, password) == 0 { return }
         if transportBroken || !linkStillAnswers() { throw sessionError("the connection to \(config.host) broke during authentication") }
-        throw SAError(.noPermission, code: "auth",
+        throw SAError(.auth,
                       "\(config.username)@\(config.host) refused the \(key != nil ? "key and the password" : "password") of profile '\(profile)'")
     }
 
@@ -212,8 +212,7 @@ public final class SFTPClient {
         case UInt(LIBSSH2_FX_NO_SPACE_ON_FILESYSTEM), UInt(LIBSSH2_FX_QUOTA_EXCEEDED): meaning = "no space left"
         default: meaning = "SFTP status \(code)"
         }
-        let status: ExitStatus = code == UInt(LIBSSH2_FX_PERMISSION_DENIED) ? .noPermission : .ioError
-        return SAError(status, code: "io", "\(what) on \(config.host): \(meaning)")
+        return SAError(code == UInt(LIBSSH2_FX_PERMISSION_DENIED) ? .permission : .io, "\(what) on \(config.host): \(meaning)")
     }
 
     /// Size of a remote file, or nil when it does not exist.
@@ -247,7 +246,7 @@ public final class SFTPClient {
     /// Uploads a local file; returns its size and SHA-256 (of what was read and sent).
     public func upload(local: String, remote: String, progress: ((Int64, Int64) -> Void)? = nil) throws -> (Int64, String) {
         guard let file = fopen(local, "rb") else {
-            throw SAError(.noInput, code: "not_found", "cannot open \(local): \(String(cString: strerror(errno)))")
+            throw SAError(.notFound, "cannot open \(local): \(String(cString: strerror(errno)))")
         }
         defer { fclose(file) }
         var st = stat()

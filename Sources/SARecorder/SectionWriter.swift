@@ -92,7 +92,7 @@ final class SectionWriter {
         let detected = FormatSniffer.detect(sniffBuffer)
         guard let format = detected ?? (sniffBuffer.count >= 16384 ? formatHint : nil) else {
             if sniffBuffer.count > SectionWriter.sniffLimit {
-                throw AudioRecorderError.badContent(
+                throw SAError(.unsupported, 
                     "unsupported stream: no MP3 or AAC (ADTS) frames in the first \(SectionWriter.sniffLimit / 1024) KiB")
             }
             return

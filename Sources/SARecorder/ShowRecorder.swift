@@ -96,7 +96,7 @@ public final class ShowRecorder {
         do {
             try FileManager.default.createDirectory(atPath: job.outputDir, withIntermediateDirectories: true)
         } catch {
-            throw SAError(.cantCreate, code: "io", "cannot create output directory \(job.outputDir): \(error.localizedDescription)")
+            throw SAError(.cantCreate, "cannot create output directory \(job.outputDir): \(error.localizedDescription)")
         }
         let probeEncoder: any SpeechEncoder = job.format == .opus
             ? try OpusSpeechEncoder(bitrateKbps: job.bitrate) : try AACSpeechEncoder(bitrateKbps: job.bitrate)
@@ -116,7 +116,7 @@ public final class ShowRecorder {
     static func checkDisk(dir: String, minFreeMB: Int) throws {
         guard minFreeMB > 0, let free = DiskSpace.availableBytes(at: dir) else { return }
         if free < Int64(minFreeMB) * 1_048_576 {
-            throw SAError(.ioError, code: "disk_full",
+            throw SAError(.diskFull,
                           "only \(free / 1_048_576) MB free in \(dir), below min_free_mb = \(minFreeMB); not recording")
         }
     }
@@ -211,7 +211,7 @@ public final class ShowRecorder {
                 }
                 let ct = response.contentType?.lowercased() ?? ""
                 if ct.hasPrefix("text/html") || ct.hasPrefix("application/json") {
-                    throw AudioRecorderError.badContent("unsupported stream: Content-Type \(ct) is not audio")
+                    throw SAError(.unsupported, "unsupported stream: Content-Type \(ct) is not audio")
                 }
                 // The section is dated by its audio's arrivals (SectionWriter); the server's Date
                 // header (whole seconds) only tells whether its clock is far from ours.
@@ -232,7 +232,7 @@ public final class ShowRecorder {
             onData: { [self] bytes in
                 if playlistBody != nil {
                     playlistBody!.append(contentsOf: bytes)
-                    if playlistBody!.count > 65536 { throw AudioRecorderError.badContent("playlist larger than 64 KiB") }
+                    if playlistBody!.count > 65536 { throw SAError(.unsupported, "playlist larger than 64 KiB") }
                     return
                 }
                 guard let w = writer else { return }
@@ -303,16 +303,18 @@ public final class ShowRecorder {
             }
         } catch {
             try? w.close(reason: "error")
-            if let e = error as? AudioRecorderError { throw SAError(.dataError, code: "unsupported", "\(name): \(e)") }
-            if let e = error as? AudioError { throw SAError(.dataError, code: "bad_audio", "\(name): \(e)") }
+            if var e = error as? SAError, e.code == .unsupported || e.code == .badAudio {
+                e.message = "\(name): \(e.message)"
+                throw e
+            }
             throw error
         }
         if w.inputFormat == nil {
-            throw SAError(.dataError, code: "unsupported", "\(name): unsupported input: no MP3 or AAC (ADTS) frames found")
+            throw SAError(.unsupported, "\(name): unsupported input: no MP3 or AAC (ADTS) frames found")
         }
         try w.close(reason: reason)
         if w.diskLow {
-            throw SAError(.ioError, code: "disk_full", "free space in \(job.outputDir) fell below min_free_mb = \(job.minFreeMB); import stopped")
+            throw SAError(.diskFull, "free space in \(job.outputDir) fell below min_free_mb = \(job.minFreeMB); import stopped")
         }
         var o = RecordingOutcome()
         o.sections = w.hasAudio ? 1 : 0

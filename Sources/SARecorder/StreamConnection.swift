@@ -192,7 +192,7 @@ public final class StreamConnection {
                     return deliver(Array(pre[headerLen...]))
                 }
                 if pre.count > 16384 {
-                    callbackError = AudioRecorderError.badContent("the ICY header block is too long")
+                    callbackError = SAError(.unsupported, "the ICY header block is too long")
                     return false
                 }
                 icyPreamble = pre
@@ -246,15 +246,6 @@ public final class StreamConnection {
             return false
         }
         return true
-    }
-}
-
-public enum AudioRecorderError: Error, CustomStringConvertible {
-    case badContent(String)
-    public var description: String {
-        switch self {
-        case .badContent(let m): return m
-        }
     }
 }
 

@@ -3,35 +3,12 @@ import HTTPTypes
 import Hummingbird
 import SACommon
 
-/// Errors of the HTTP API, each with its status; the body is always `{"error": "..."}`.
-struct APIError: Error {
-    var status: HTTPResponse.Status
-    var message: String
-    /// A machine-readable reason beside the message, when a client acts on it.
-    var code: String? = nil
+/// Errors leave the HTTP API as `{"error": message, "code": word}` with the status their code
+/// owns; Hummingbird renders a thrown `SAError` the same way.
+extension SAError: @retroactive HTTPResponseError {
+    public var status: HTTPResponse.Status { HTTPResponse.Status(code: code.httpStatus) }
 
-    static func notFound(_ m: String) -> APIError { APIError(status: .notFound, message: m) }
-    static func badRequest(_ m: String) -> APIError { APIError(status: .badRequest, message: m) }
-    static func forbidden(_ m: String) -> APIError { APIError(status: .forbidden, message: m) }
-
-    /// The wire form of any error: known ones keep their status; SAError codes map to one;
-    /// anything else is a real fault (500).
-    static func from(_ error: any Error) -> APIError {
-        if let e = error as? APIError { return e }
-        if let e = error as? SAError {
-            switch e.code {
-            case "not_found": return .notFound(e.message)
-            case "recipient", "forbidden": return .forbidden(e.message)
-            case "conflict", "locked": return APIError(status: .conflict, message: e.message)
-            case "bad_param", "bad_show_name", "usage": return .badRequest(e.message)
-            case "auth": return APIError(status: .unauthorized, message: e.message)
-            case "unavailable": return APIError(status: .serviceUnavailable, message: e.message)
-            case "not_a_show_database": return .notFound(e.message)
-            default: return APIError(status: .internalServerError, message: e.message)
-            }
-        }
-        return APIError(status: .internalServerError, message: String(describing: error))
-    }
+    public func response(from request: Request, context: some RequestContext) throws -> Response { API.error(self) }
 }
 
 enum API {
@@ -48,8 +25,8 @@ enum API {
         Response(status: .ok, headers: [.contentType: contentType], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    static func error(_ e: APIError) -> Response {
-        json(.object([("error", .string(e.message))] + (e.code.map { [("code", .string($0))] } ?? [])), status: e.status)
+    static func error(_ e: SAError) -> Response {
+        json(.object([("error", .string(e.message)), ("code", .string(e.code.word))]), status: e.status)
     }
 
     /// Runs blocking database work off the event loop and turns errors into their wire form.
@@ -59,7 +36,7 @@ enum API {
                 do {
                     cont.resume(returning: try body())
                 } catch {
-                    cont.resume(returning: API.error(APIError.from(error)))
+                    cont.resume(returning: API.error(SAError.from(error)))
                 }
             }
         }
@@ -78,7 +55,7 @@ public struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
         let scheme = header.prefix(7).lowercased()
         let presented = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
         guard scheme == "bearer ", constantTimeEqual(presented, token) else {
-            var r = API.error(APIError(status: .unauthorized, message: header.isEmpty ? "missing bearer token" : "wrong bearer token"))
+            var r = API.error(SAError(.auth, header.isEmpty ? "missing bearer token" : "wrong bearer token"))
             r.headers[.wwwAuthenticate] = "Bearer"
             return r
         }
@@ -100,9 +77,12 @@ public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let e as HTTPError {
-            return API.error(APIError(status: e.status, message: e.body ?? "\(e.status.code) \(e.status.reasonPhrase)"))
+            // Hummingbird's own (no route, method not allowed): the same body, its status.
+            var r = API.error(SAError(e.status.code == 404 ? .missing : .badParam, e.body ?? "\(e.status.code) \(e.status.reasonPhrase)"))
+            r.status = e.status
+            return r
         } catch {
-            return API.error(APIError.from(error))
+            return API.error(SAError.from(error))
         }
     }
 }

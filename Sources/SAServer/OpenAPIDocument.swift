@@ -40,7 +40,7 @@ enum OpenAPIDocument {
      },
      "code": {
       "type": "string",
-      "description": "Set when a client acts on it: not_recorded_yet (a show the recorder's config records, before its first window)."
+      "description": "The error's code, the word the tools' error records carry: not_found, bad_param, forbidden, conflict, unavailable, not_recorded_yet (a show the recorder's config records, before its first window), …"
      }
     }
    },

@@ -27,7 +27,7 @@ public final class SingleDatabaseStore: PlaybackStore, @unchecked Sendable {
     public func showNames() throws -> [String] { [name] }
 
     public func database(_ show: String) throws -> ShowDBPool {
-        guard show == name else { throw SAError(.dataError, code: "not_found", "unknown show '\(show)'") }
+        guard show == name else { throw SAError(.missing, "unknown show '\(show)'") }
         return pooled
     }
 }
@@ -73,7 +73,7 @@ final class AudioCache: @unchecked Sendable {
 
     func file(show: String, database: ShowDBPool, section: Int64) throws -> (path: String, format: AudioFormat) {
         let info: SectionInfo? = try database.with { try $0.section(section) }
-        guard let info, info.segments > 0 else { throw APIError.notFound("unknown session \(section) of '\(show)'") }
+        guard let info, info.segments > 0 else { throw SAError(.missing, "unknown session \(section) of '\(show)'") }
         let format = AudioFormat(rawValue: try database.with { try $0.metadata()[MetaKey.audioFormat] } ?? "") ?? .opus
         let key = "\(show)/\(section)"
         lock.lock()
@@ -90,11 +90,11 @@ final class AudioCache: @unchecked Sendable {
                     try SectionExporter.export(database: $0, sectionID: section, outputDir: outDir, includeOpen: true, recordBookkeeping: false)
                 }
                 break
-            } catch let e as SAError where e.code == "conflict" {
+            } catch let e as SAError where e.code == .conflict {
                 usleep(50_000)  // another request is making the same file
             }
         }
-        guard let result else { throw APIError(status: .serviceUnavailable, message: "session \(section) is busy; try again") }
+        guard let result else { throw SAError(.busy, "session \(section) is busy; try again") }
         lock.lock()
         entries[key] = (info.lastSegmentID ?? 0, result.filePath)
         lock.unlock()
@@ -144,7 +144,7 @@ public enum PlaybackAPI {
             return await API.respond {
                 let from = try RecorderAPI.integer(fromText, "from_ms", default: 0, min: 0)
                 let to = try RecorderAPI.integer(toText, "to_ms", default: Int64.max, min: 0)
-                guard from <= to else { throw APIError.badRequest("from_ms is after to_ms") }
+                guard from <= to else { throw SAError(.badParam, "from_ms is after to_ms") }
                 let db = try store.database(name)
                 let (meta, sections) = try db.with { (try $0.metadata(), try $0.sections()) }
                 let rate = Int64(meta[MetaKey.sampleRate] ?? "") ?? 48000
@@ -170,9 +170,9 @@ public enum PlaybackAPI {
         router.get("/api/show/:name/session/:id/titles") { _, context in
             let name = context.parameters.get("name") ?? "", idText = context.parameters.get("id") ?? ""
             return await API.respond {
-                guard let id = Int64(idText) else { throw APIError.badRequest("session id must be an integer") }
+                guard let id = Int64(idText) else { throw SAError(.badParam, "session id must be an integer") }
                 let db = try store.database(name)
-                guard let s = try db.with({ try $0.section(id) }) else { throw APIError.notFound("unknown session \(id) of '\(name)'") }
+                guard let s = try db.with({ try $0.section(id) }) else { throw SAError(.missing, "unknown session \(id) of '\(name)'") }
                 let titles = try db.with { try $0.titles(section: id) }
                 return API.json(.array(titles.map {
                     .object([("timestamp_ms", .int($0.timestampMs)), ("offset_seconds", .double(Double(max(0, $0.timestampMs - s.startTimestampMs)) / 1000)),
@@ -185,16 +185,16 @@ public enum PlaybackAPI {
             let name = context.parameters.get("name") ?? "", idText = context.parameters.get("id") ?? ""
             let tsText = request.uri.queryParameters.get("timestamp_ms")
             return await API.respond {
-                guard let id = Int64(idText) else { throw APIError.badRequest("session id must be an integer") }
-                guard let tsText, let ts = Int64(tsText) else { throw APIError.badRequest("timestamp_ms is required") }
+                guard let id = Int64(idText) else { throw SAError(.badParam, "session id must be an integer") }
+                guard let tsText, let ts = Int64(tsText) else { throw SAError(.badParam, "timestamp_ms is required") }
                 let db = try store.database(name)
                 let rate = Int64(try db.with { try $0.metadata()[MetaKey.sampleRate] } ?? "") ?? 48000
                 guard let s = try db.with({ try $0.section(id) }), let first = s.firstSegmentID, let last = s.lastSegmentID else {
-                    throw APIError.notFound("unknown session \(id) of '\(name)'")
+                    throw SAError(.missing, "unknown session \(id) of '\(name)'")
                 }
                 let end = s.startTimestampMs + s.durationSamples * 1000 / rate
                 guard ts >= s.startTimestampMs && ts <= end else {
-                    throw APIError.badRequest("timestamp \(ts) is outside session \(id) (\(s.startTimestampMs) – \(end))")
+                    throw SAError(.badParam, "timestamp \(ts) is outside session \(id) (\(s.startTimestampMs) – \(end))")
                 }
                 // Walk the real segment timestamps rather than assuming equal lengths.
                 var found = first
@@ -210,10 +210,10 @@ public enum PlaybackAPI {
                 let range = request.headers[.range]
                 let isHead = request.method == .head
                 return await API.respond {
-                    guard let id = Int64(idText) else { throw APIError.badRequest("session id must be an integer") }
+                    guard let id = Int64(idText) else { throw SAError(.badParam, "session id must be an integer") }
                     let (path, format) = try cache.file(show: name, database: try store.database(name), section: id)
                     guard format.fileExtension == ext else {
-                        throw APIError.notFound("session \(id) of '\(name)' is \(format.rawValue); use audio.\(format.fileExtension)")
+                        throw SAError(.missing, "session \(id) of '\(name)' is \(format.rawValue); use audio.\(format.fileExtension)")
                     }
                     return try FileResponder.respond(path: path, contentType: ext == "ogg" ? "audio/ogg" : "audio/aac", range: range, head: isHead)
                 }
@@ -223,10 +223,10 @@ public enum PlaybackAPI {
         router.get("/show/:name/session/:id/playlist.m3u8") { _, context in
             let name = context.parameters.get("name") ?? "", idText = context.parameters.get("id") ?? ""
             return await API.respond {
-                guard let id = Int64(idText) else { throw APIError.badRequest("session id must be an integer") }
+                guard let id = Int64(idText) else { throw SAError(.badParam, "session id must be an integer") }
                 let db = try store.database(name)
                 let meta = try db.with { try $0.metadata() }
-                guard let s = try db.with({ try $0.section(id) }), s.segments > 0 else { throw APIError.notFound("unknown session \(id) of '\(name)'") }
+                guard let s = try db.with({ try $0.section(id) }), s.segments > 0 else { throw SAError(.missing, "unknown session \(id) of '\(name)'") }
                 let rate = Double(Int(meta[MetaKey.sampleRate] ?? "") ?? 48000)
                 let lines = try db.with { try $0.timeline(section: id) }.map { ($0.id, Double($0.durationSamples) / rate) }
                 let isOpus = meta[MetaKey.audioFormat] == "opus"
@@ -247,32 +247,32 @@ public enum PlaybackAPI {
             let name = context.parameters.get("name") ?? "", idText = context.parameters.get("id") ?? ""
             let file = context.parameters.get("file") ?? ""
             return await API.respond {
-                guard let id = Int64(idText) else { throw APIError.badRequest("session id must be an integer") }
+                guard let id = Int64(idText) else { throw SAError(.badParam, "session id must be an integer") }
                 let parts = file.split(separator: ".")
                 guard parts.count == 2, let segID = Int64(parts[0]), ["m4s", "aac"].contains(parts[1]) else {
-                    throw APIError.badRequest("segment must be <id>.m4s or <id>.aac")
+                    throw SAError(.badParam, "segment must be <id>.m4s or <id>.aac")
                 }
                 let key = "\(name)/\(id)/\(file)"
                 if let body = segments.get(key) { return API.bytes(body, contentType: parts[1] == "m4s" ? "audio/mp4" : "audio/aac") }
                 let db = try store.database(name)
                 let meta = try db.metadata()
-                guard let section = try db.with({ try $0.section(id) }) else { throw APIError.notFound("unknown session \(id) of '\(name)'") }
+                guard let section = try db.with({ try $0.section(id) }) else { throw SAError(.missing, "unknown session \(id) of '\(name)'") }
                 // Decode times from the stored durations: every segment adds its duration; the
                 // first also carries the encoder's pre-skip, which the init segment declares.
                 let timeline = try db.timeline(section: section)
                 guard let index = timeline.firstIndex(where: { $0.id == segID }), let seg = try db.with({ try $0.segment(segID) }) else {
-                    throw APIError.notFound("unknown segment \(segID) in session \(id) of '\(name)'")
+                    throw SAError(.missing, "unknown segment \(segID) in session \(id) of '\(name)'")
                 }
                 let preSkip = Int64(meta[MetaKey.encoderDelay] ?? "0") ?? 0
                 let decodeTime = index == 0 ? 0 : preSkip + timeline[0..<index].reduce(0) { $0 + $1.durationSamples }
                 let sequence = UInt32(index)
                 if meta[MetaKey.audioFormat] == "opus" {
-                    guard parts[1] == "m4s" else { throw APIError.notFound("Opus sessions serve .m4s segments") }
+                    guard parts[1] == "m4s" else { throw SAError(.missing, "Opus sessions serve .m4s segments") }
                     let body = try FragmentedMP4.mediaSegment(sequence: sequence + 1, baseDecodeTime: decodeTime, packets: try OpusFraming.packets(seg.audio))
                     if !section.isOpen { segments.put(key, body) }
                     return API.bytes(body, contentType: "audio/mp4")
                 }
-                guard parts[1] == "aac" else { throw APIError.notFound("AAC sessions serve .aac segments") }
+                guard parts[1] == "aac" else { throw SAError(.missing, "AAC sessions serve .aac segments") }
                 segments.put(key, seg.audio)
                 return API.bytes(seg.audio, contentType: "audio/aac")
             }
@@ -282,7 +282,7 @@ public enum PlaybackAPI {
             let name = context.parameters.get("name") ?? ""
             return await API.respond {
                 let meta = try store.database(name).with { try $0.metadata() }
-                guard meta[MetaKey.audioFormat] == "opus" else { throw APIError.notFound("only Opus sessions have an init segment") }
+                guard meta[MetaKey.audioFormat] == "opus" else { throw SAError(.missing, "only Opus sessions have an init segment") }
                 return API.bytes(FragmentedMP4.initSegment(preSkip: Int(meta[MetaKey.encoderDelay] ?? "312") ?? 312), contentType: "audio/mp4")
             }
         }
@@ -293,7 +293,7 @@ public enum PlaybackAPI {
 enum FileResponder {
     static func respond(path: String, contentType: String, range: String?, head: Bool) throws -> Response {
         guard let attrs = try? FileManager.default.attributesOfItem(atPath: path), let size = (attrs[.size] as? NSNumber)?.int64Value else {
-            throw APIError.notFound("file gone")
+            throw SAError(.missing, "file gone")
         }
         var status: HTTPResponse.Status = .ok
         var start: Int64 = 0, end: Int64 = size - 1

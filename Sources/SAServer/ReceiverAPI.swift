@@ -24,7 +24,7 @@ public enum ReceiverAPI {
             if state.triggerSync("manual") {
                 return API.json(.object([("started", true)]), status: .accepted)
             }
-            return API.error(APIError(status: .conflict, message: "a sync pass is already running"))
+            return API.error(SAError(.conflict, "a sync pass is already running"))
         }
     }
 

@@ -83,7 +83,7 @@ public final class ReceiverState: @unchecked Sendable {
             return d
         }
         lock.unlock()
-        guard try showNames().contains(show) else { throw SAError(.dataError, code: "not_found", "unknown show '\(show)'") }
+        guard try showNames().contains(show) else { throw SAError(.missing, "unknown show '\(show)'") }
         let name = try ReceiverStoreLocation.databaseName(prefix: config.databasePrefix, show: show)
         let db: String
         switch location {
@@ -141,7 +141,7 @@ public final class ReceiverState: @unchecked Sendable {
         } catch {
             let e = SAError.from(error)
             writer.write(e.record)
-            status = e.status
+            status = e.exitStatus
         }
         lock.lock()
         if status != .ok {
@@ -227,7 +227,7 @@ public final class ShowDBPool: @unchecked Sendable {
         defer { slots.signal() }
         do {
             return try attempt(body)
-        } catch let e as SAError where e.code == "unavailable" && !e.message.contains("retrying in") {
+        } catch let e as SAError where e.code == .unavailable && !e.message.contains("retrying in") {
             // The connection died under the request (a server restart): once more, afresh.
             return try attempt(body)
         }
@@ -264,7 +264,7 @@ public final class ShowDBPool: @unchecked Sendable {
         let last = lastError
         lock.unlock()
         if wait > 0 {
-            throw SAError(.unavailable, code: "unavailable",
+            throw SAError(.unavailable,
                           "database unavailable: \(last ?? "connection failed"); retrying in \(String(format: "%.1f", wait)) s")
         }
         do {

@@ -19,14 +19,14 @@ public enum ShowSource: Sendable {
     }
 
     func path(of show: String) throws -> String {
-        do { _ = try ShowName.validate(show) } catch let e as SAError { throw APIError.badRequest(e.message) }
+        do { _ = try ShowName.validate(show) } catch let e as SAError { throw SAError(.badParam, e.message) }
         switch self {
         case .directory(let dir):
             let p = ShowDB.path(outputDir: dir, show: show)
-            guard FileManager.default.fileExists(atPath: p) else { throw APIError.notFound("unknown show '\(show)'") }
+            guard FileManager.default.fileExists(atPath: p) else { throw SAError(.missing, "unknown show '\(show)'") }
             return p
         case .single(let path, let name):
-            guard show == name else { throw APIError.notFound("unknown show '\(show)'") }
+            guard show == name else { throw SAError(.missing, "unknown show '\(show)'") }
             return path
         }
     }
@@ -64,8 +64,8 @@ public enum RecorderAPI {
         @Sendable func openShow(_ name: String) throws -> ShowDB {
             do {
                 return try open(source, name)
-            } catch let e as APIError where e.status == .notFound && options.sessions.contains(where: { $0.name == name }) {
-                throw APIError(status: .notFound, message: "show '\(name)' has recorded nothing yet", code: "not_recorded_yet")
+            } catch let e as SAError where e.code == .missing && options.sessions.contains(where: { $0.name == name }) {
+                throw SAError(.notRecordedYet, "show '\(name)' has recorded nothing yet")
             }
         }
 
@@ -131,7 +131,7 @@ public enum RecorderAPI {
                 let startID = try integer(start, "start_id", default: 0, min: 0)
                 let endID = try integer(end, "end_id", default: Int64.max, min: 0)
                 let limit = try integer(limitText, "limit", default: 100, min: 1)
-                guard startID <= endID else { throw APIError.badRequest("start_id \(startID) is after end_id \(endID)") }
+                guard startID <= endID else { throw SAError(.badParam, "start_id \(startID) is after end_id \(endID)") }
                 let reader = try openShow(name)
                 let rows = try reader.segments(startID: startID, endID: endID, limit: Int(min(limit, Int64(options.maxLimit))))
                 if binary { return API.bytes(SegmentStream.encode(rows), contentType: SegmentStream.contentType) }
@@ -144,7 +144,7 @@ public enum RecorderAPI {
             let sectionText = context.parameters.get("section_id") ?? ""
             let includeOpen = request.uri.queryParameters.get("include_open") == "true"
             return await API.respond {
-                guard let sectionID = Int64(sectionText) else { throw APIError.badRequest("section_id must be an integer, got '\(sectionText)'") }
+                guard let sectionID = Int64(sectionText) else { throw SAError(.badParam, "section_id must be an integer, got '\(sectionText)'") }
                 let path = try openShow(name).location
                 let db = try ShowDB.openFile(path, readOnly: options.readOnly)
                 do {
@@ -153,8 +153,9 @@ public enum RecorderAPI {
                     return API.json(.object([("file_path", .string(r.filePath)), ("section_id", .int(r.sectionID)),
                                              ("format", .string(r.format)), ("duration_seconds", .double((r.durationSeconds * 1000).rounded() / 1000)),
                                              ("bytes", .int(r.bytes)), ("sha256", .string(r.sha256)), ("status", .string(r.status))]))
-                } catch let skipped as OpenSectionSkipped {
-                    throw APIError(status: .conflict, message: skipped.message + " (add ?include_open=true)")
+                } catch var skipped as SAError where skipped.code == .openSection {
+                    skipped.message += " (add ?include_open=true)"
+                    throw skipped
                 }
             }
         }
@@ -166,21 +167,21 @@ public enum RecorderAPI {
         let reader: ShowDB
         do {
             reader = try ShowDB.openFile(path, readOnly: true)
-        } catch let e as SAError where e.code == "not_a_show_database" {
+        } catch let e as SAError where e.code == .notAShowDatabase {
             // Some other SQLite file, or a database whose recorder is creating it this instant.
-            throw APIError.notFound("unknown show '\(name)'")
+            throw SAError(.missing, "unknown show '\(name)'")
         } catch {
-            throw APIError(status: .internalServerError, message: "cannot open the database of '\(name)'")
+            throw SAError(.internalError, "cannot open the database of '\(name)'")
         }
         if try reader.metadata()[MetaKey.isRecipient] == "true" {
-            throw APIError.forbidden("'\(name)' is a recipient database; it is not served for syncing")
+            throw SAError(.forbidden, "'\(name)' is a recipient database; it is not served for syncing")
         }
         return reader
     }
 
     static func integer(_ text: String?, _ name: String, default d: Int64, min: Int64) throws -> Int64 {
         guard let text else { return d }
-        guard let v = Int64(text), v >= min else { throw APIError.badRequest("\(name) must be an integer ≥ \(min), got '\(text)'") }
+        guard let v = Int64(text), v >= min else { throw SAError(.badParam, "\(name) must be an integer ≥ \(min), got '\(text)'") }
         return v
     }
 }

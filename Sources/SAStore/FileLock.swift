@@ -19,7 +19,7 @@ public final class FileLock {
     public static func tryAcquire(_ path: String) throws -> FileLock? {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else {
-            throw SAError(.cantCreate, code: "io", "cannot create lock file \(path): \(String(cString: strerror(errno)))")
+            throw SAError(.cantCreate, "cannot create lock file \(path): \(String(cString: strerror(errno)))")
         }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             close(fd)

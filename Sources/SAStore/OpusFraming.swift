@@ -15,10 +15,10 @@ public enum OpusFraming {
         try blob.withUnsafeBytes { p in
             var i = 0
             while i < p.count {
-                guard i + 2 <= p.count else { throw SAError(.dataError, code: "corrupt", "stored Opus segment: truncated packet length") }
+                guard i + 2 <= p.count else { throw SAError(.corrupt, "stored Opus segment: truncated packet length") }
                 let n = Int(p[i]) | Int(p[i + 1]) << 8
                 i += 2
-                guard i + n <= p.count else { throw SAError(.dataError, code: "corrupt", "stored Opus segment: packet runs past the segment") }
+                guard i + n <= p.count else { throw SAError(.corrupt, "stored Opus segment: packet runs past the segment") }
                 try body(UnsafeRawBufferPointer(rebasing: p[i..<(i + n)]), i + n == p.count)
                 i += n
             }

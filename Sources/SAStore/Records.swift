@@ -65,7 +65,7 @@ public struct SectionInfo: Sendable, Equatable {
 
     public init(json v: JSONValue) throws {
         guard let id = v["id"]?.intValue, let start = v["start_timestamp_ms"]?.intValue else {
-            throw SAError(.dataError, code: "bad_response", "a section without id or start_timestamp_ms")
+            throw SAError(.badRecord, "a section without id or start_timestamp_ms")
         }
         self.init(id: id, startTimestampMs: start, isOpen: v["is_open"]?.boolValue ?? false,
                   endTimestampMs: v["end_timestamp_ms"]?.intValue, finishReason: v["finish_reason"]?.stringValue,

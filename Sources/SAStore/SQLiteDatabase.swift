@@ -37,8 +37,8 @@ public final class SQLiteDatabase: SQLExecutor {
         guard rc == SQLITE_OK, let db else {
             let msg = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close(db)
-            let status: ExitStatus = rc == SQLITE_CANTOPEN ? (create ? .cantCreate : .noInput) : .ioError
-            throw SAError(status, code: rc == SQLITE_CANTOPEN ? "not_found" : "io", "cannot open database \(path): \(msg)")
+            let code: SAError.Code = rc == SQLITE_CANTOPEN ? (create ? .cantCreate : .notFound) : .io
+            throw SAError(code, "cannot open database \(path): \(msg)")
         }
         handle = db
         sqlite3_busy_timeout(db, 10_000)
@@ -53,17 +53,16 @@ public final class SQLiteDatabase: SQLExecutor {
     func error(_ what: String, _ rc: Int32) -> SAError {
         let msg = String(cString: sqlite3_errmsg(handle))
         let primary = rc & 0xff
-        let status: ExitStatus
+        let code: SAError.Code
         switch primary {
-        case SQLITE_FULL: status = .ioError
-        case SQLITE_BUSY, SQLITE_LOCKED: status = .tempFail
-        case SQLITE_CORRUPT, SQLITE_NOTADB: status = .dataError
-        case SQLITE_READONLY, SQLITE_PERM, SQLITE_AUTH: status = .noPermission
-        case SQLITE_IOERR, SQLITE_CANTOPEN: status = .ioError
-        default: status = .software
+        case SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN: code = .io
+        case SQLITE_BUSY, SQLITE_LOCKED: code = .busy
+        case SQLITE_CORRUPT, SQLITE_NOTADB: code = .corrupt
+        case SQLITE_READONLY, SQLITE_PERM, SQLITE_AUTH: code = .permission
+        default: code = .database
         }
         let full = primary == SQLITE_FULL ? "disk full" : msg
-        return SAError(status, code: "io", "\(what) in \(path): \(full)")
+        return SAError(code, "\(what) in \(path): \(full)")
     }
 
     public func script(_ sql: String) throws {

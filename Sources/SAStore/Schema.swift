@@ -101,7 +101,7 @@ public enum Schema {
         }
         func check(_ v: Int) throws {
             guard v <= currentVersion else {
-                throw SAError(.dataError, code: "version",
+                throw SAError(.version,
                               "\(db.location) has schema version \(v), newer than this tool's \(currentVersion); upgrade save_audio_stream")
             }
         }

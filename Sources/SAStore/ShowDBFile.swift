@@ -14,7 +14,7 @@ extension ShowDB {
     public static func openFile(_ path: String, readOnly: Bool = false, create: Bool = false) throws -> ShowDB {
         let exists = FileManager.default.fileExists(atPath: path)
         if !exists && !create {
-            throw SAError(.noInput, code: "not_found", "database \(path) does not exist")
+            throw SAError(.notFound, "database \(path) does not exist")
         }
         if exists && !create { try requireShowDatabase(path) }
         let db = try SQLiteDatabase(path: path, readOnly: readOnly, create: create)
@@ -29,7 +29,7 @@ extension ShowDB {
         do {
             try db.script("PRAGMA journal_mode = WAL")
         } catch let e as SAError where e.message.contains("not a database") || e.message.contains("malformed") {
-            throw SAError(.dataError, code: "corrupt", "\(path) is not a SQLite database")
+            throw SAError(.corrupt, "\(path) is not a SQLite database")
         }
         try db.script("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL")
         try Schema.migrate(db)
@@ -44,10 +44,10 @@ extension ShowDB {
         do {
             ours = try isShowDatabase(probe)
         } catch {
-            throw SAError(.dataError, code: "corrupt", "\(path) is not a SQLite database")
+            throw SAError(.corrupt, "\(path) is not a SQLite database")
         }
         guard ours else {
-            throw SAError(.dataError, code: "not_a_show_database",
+            throw SAError(.notAShowDatabase,
                           "\(path) is not a save_audio_stream show database (no unique_id and audio_format in its metadata); left untouched")
         }
     }
@@ -64,10 +64,10 @@ extension ShowDB {
             tables = try probe.first("SELECT count(*) FROM sqlite_master WHERE type = 'table'", []) { $0.int(0) }
             meta = try probe.tableExists("metadata")
         } catch {
-            throw SAError(.dataError, code: "corrupt", "\(path) is not a SQLite database")
+            throw SAError(.corrupt, "\(path) is not a SQLite database")
         }
         if (tables ?? 0) > 0 && !meta {
-            throw SAError(.dataError, code: "not_a_show_database",
+            throw SAError(.notAShowDatabase,
                           "\(path) holds other tables and no save_audio_stream metadata; left untouched (move it away or use another name)")
         }
     }
@@ -82,10 +82,10 @@ extension ShowDB {
             // Look before migrating or writing anything.
             let probe = try SQLiteDatabase(path: path, readOnly: true)
             guard let hasMeta = try? probe.tableExists("metadata") else {
-                throw SAError(.dataError, code: "corrupt", "\(path) is not a SQLite database")
+                throw SAError(.corrupt, "\(path) is not a SQLite database")
             }
             if hasMeta, try ShowDB(probe).metadata(MetaKey.isRecipient) == "true" {
-                throw SAError(.dataError, code: "recipient", Schema.recipientRefusal, context: [("db", .string(path))])
+                throw SAError(.recipient, Schema.recipientRefusal, context: [("db", .string(path))])
             }
         }
         let store = try openFile(path, create: true)
@@ -105,7 +105,7 @@ extension ShowDB {
             if format != settings.audioFormat.rawValue { diffs.append("audio_format '\(format)' vs '\(settings.audioFormat.rawValue)'") }
             if bitrate != String(settings.bitrate) { diffs.append("bitrate '\(bitrate)' vs '\(settings.bitrate)'") }
             if !diffs.isEmpty {
-                throw SAError(.config, code: "mismatch",
+                throw SAError(.settingsMismatch,
                               "\(path) was recorded with other settings (database vs config: \(diffs.joined(separator: ", "))); "
                                   + "use a new show name or move the old database away")
             }
@@ -121,7 +121,7 @@ extension ShowDB {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw SAError(.cantCreate, code: "io", "cannot create receiver directory \(directory)")
+            throw SAError(.cantCreate, "cannot create receiver directory \(directory)")
         }
         let path = (directory as NSString).appendingPathComponent(database + ".sqlite")
         try refuseForeign(path)

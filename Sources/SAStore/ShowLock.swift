@@ -14,7 +14,7 @@ public final class ShowLock {
         let path = LockName.show(directory: directory, show: show)
         guard let lock = try FileLock.tryAcquire(path) else {
             let holder = FileLock.contents(path)
-            throw SAError(.tempFail, code: "locked",
+            throw SAError(.locked,
                           "show '\(show)' is being recorded by another process (pid \(holder.isEmpty ? "?" : holder), lock \(path))",
                           context: [("show", .string(show))])
         }

@@ -9,15 +9,15 @@ extension ShowDB {
     public static func open(db: String, password: String?, readOnly: Bool = false) throws -> ShowDB {
         guard db.hasPrefix("postgres://") || db.hasPrefix("postgresql://") else {
             guard FileManager.default.fileExists(atPath: db) else {
-                throw SAError(.noInput, code: "not_found", "database \(db) does not exist")
+                throw SAError(.notFound, "database \(db) does not exist")
             }
             return try openFile(db, readOnly: readOnly)
         }
         let url = try PostgresURL(parsing: db)
-        guard url.database != nil else { throw SAError(.usage, code: "bad_param", "\(db) names no database") }
+        guard url.database != nil else { throw SAError(.badParam, "\(db) names no database") }
         let conn = try PGConnection(url: url, password: password)
         guard try isShowDatabase(conn) else {
-            throw SAError(.dataError, code: "not_a_show_database", "\(url.display) is not a save_audio_stream show database; left untouched")
+            throw SAError(.notAShowDatabase, "\(url.display) is not a save_audio_stream show database; left untouched")
         }
         if !readOnly { try Schema.migrate(conn) }
         return ShowDB(conn)

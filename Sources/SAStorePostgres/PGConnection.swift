@@ -20,7 +20,7 @@ public final class PGConnection: SQLExecutor {
         if let password { keys.append("password"); values.append(password) }
         for (k, v) in url.options { keys.append(k); values.append(v) }
         let c = withCStrings(keys) { k in withCStrings(values) { v in PQconnectdbParams(k, v, 0) } }
-        guard let c else { throw SAError(.software, code: "internal", "out of memory connecting to PostgreSQL") }
+        guard let c else { throw SAError(.internalError, "out of memory connecting to PostgreSQL") }
         conn = c
         if PQstatus(c) != CONNECTION_OK {
             // `deinit` runs when a fully initialised object's init throws: it finishes `c`, so
@@ -30,9 +30,9 @@ public final class PGConnection: SQLExecutor {
                 || msg.contains("permission denied")
             if msg.contains("database \"") && msg.contains("\" does not exist") {
                 // The server answered: this database is not there (a show never pulled yet).
-                throw SAError(.noInput, code: "not_found", "\(url.display) does not exist: \(msg)")
+                throw SAError(.notFound, "\(url.display) does not exist: \(msg)")
             }
-            throw SAError(auth ? .noPermission : .unavailable, code: auth ? "auth" : "unavailable",
+            throw SAError(auth ? .auth : .unavailable,
                           "cannot connect to \(url.display): \(msg)")
         }
         _ = try? script("SET client_min_messages = warning")
@@ -49,11 +49,11 @@ public final class PGConnection: SQLExecutor {
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let state = res.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }.map { String(cString: $0) } ?? ""
         if PQstatus(conn) != CONNECTION_OK {
-            return SAError(.unavailable, code: "unavailable", "\(what): connection to \(url.display) lost: \(msg)")
+            return SAError(.unavailable, "\(what): connection to \(url.display) lost: \(msg)")
         }
-        if state == "42501" { return SAError(.noPermission, code: "auth", "\(what) on \(url.display): \(msg)") }
-        if state.hasPrefix("53") { return SAError(.ioError, code: "io", "\(what) on \(url.display): \(msg)") }
-        return SAError(.software, code: "db", "\(what) on \(url.display): \(msg) (SQLSTATE \(state))")
+        if state == "42501" { return SAError(.auth, "\(what) on \(url.display): \(msg)") }
+        if state.hasPrefix("53") { return SAError(.io, "\(what) on \(url.display): \(msg)") }
+        return SAError(.database, "\(what) on \(url.display): \(msg) (SQLSTATE \(state))")
     }
 
     /// Runs one statement without parameters (DDL, session settings), text results ignored.

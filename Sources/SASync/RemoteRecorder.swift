@@ -78,7 +78,7 @@ public final class RemoteRecorder {
         let rc = curl_easy_perform(handle)
         guard rc == CURLE_OK else {
             let detail = String(cString: errbuf)
-            throw SAError(.unavailable, code: "unavailable",
+            throw SAError(.unavailable,
                           "cannot reach \(url): \(detail.isEmpty ? String(cString: curl_easy_strerror(rc)) : detail)")
         }
         var status = 0
@@ -88,7 +88,7 @@ public final class RemoteRecorder {
         let response = Response(status: status, body: sink.body, contentType: sink.contentType)
         // A body that does not match its digest was damaged on the way: nothing of it is used.
         if let digest = sink.contentDigest, digest.hasPrefix("sha-256="), digest != SHA256Hasher.contentDigest(sink.body) {
-            throw SAError(.dataError, code: "corrupt", "\(url): the answer does not match its Content-Digest (damaged on the way); try again")
+            throw SAError(.corrupt, "\(url): the answer does not match its Content-Digest (damaged on the way); try again")
         }
         guard (200..<300).contains(status) else {
             // Only printable text of a body goes into a message.
@@ -97,13 +97,13 @@ public final class RemoteRecorder {
                     .map { $0.value < 0x20 || $0.value == 0x7F ? " " : Character($0) })
             switch status {
             case 401:
-                throw SAError(.noPermission, code: "auth", "\(url): 401 \(message) (check api_token_profile and its token)")
-            case 403: throw SAError(.noPermission, code: "forbidden", "\(url): 403 \(message)")
+                throw SAError(.auth, "\(url): 401 \(message) (check api_token_profile and its token)")
+            case 403: throw SAError(.forbidden, "\(url): 403 \(message)")
             case 404:
                 let code = (try? JSONValue.parse(String(decoding: sink.body, as: UTF8.self)))?["code"]?.stringValue
-                if code == "not_recorded_yet" { throw SAError(.dataError, code: "not_recorded_yet", "\(url): 404 \(message)") }
-                throw SAError(.dataError, code: "not_found", "\(url): 404 \(message)")
-            default: throw SAError(.unavailable, code: "unavailable", "\(url): HTTP \(status) \(message)")
+                if code == "not_recorded_yet" { throw SAError(.notRecordedYet, "\(url): 404 \(message)") }
+                throw SAError(.missing, "\(url): 404 \(message)")
+            default: throw SAError(.unavailable, "\(url): HTTP \(status) \(message)")
             }
         }
         return response
@@ -114,7 +114,7 @@ public final class RemoteRecorder {
         do {
             return try JSONValue.parse(String(decoding: r.body, as: UTF8.self))
         } catch {
-            throw SAError(.unavailable, code: "bad_response", "\(baseURL)\(path) did not answer JSON")
+            throw SAError(.badResponse, "\(baseURL)\(path) did not answer JSON")
         }
     }
 
@@ -124,7 +124,7 @@ public final class RemoteRecorder {
 
     public func shows() throws -> [String] {
         guard case .array(let list)? = try json("/api/sync/shows")["shows"] else {
-            throw SAError(.unavailable, code: "bad_response", "\(baseURL)/api/sync/shows: no 'shows' list")
+            throw SAError(.badResponse, "\(baseURL)/api/sync/shows: no 'shows' list")
         }
         return list.compactMap { $0["name"]?.stringValue }
     }
@@ -135,14 +135,14 @@ public final class RemoteRecorder {
 
     public func sections(show: String) throws -> [SectionInfo] {
         guard case .array(let list) = try json("/api/sync/shows/\(RemoteRecorder.escape(show))/sections") else {
-            throw SAError(.unavailable, code: "bad_response", "sections of \(show): not a list")
+            throw SAError(.badResponse, "sections of \(show): not a list")
         }
         return try list.map(SectionInfo.init(json:))
     }
 
     public func titles(show: String, afterID: Int64) throws -> [TitleRecord] {
         guard case .array(let list) = try json("/api/sync/shows/\(RemoteRecorder.escape(show))/titles?after_id=\(afterID)") else {
-            throw SAError(.unavailable, code: "bad_response", "titles of \(show): not a list")
+            throw SAError(.badResponse, "titles of \(show): not a list")
         }
         return list.compactMap { v in
             guard let id = v["id"]?.intValue, let s = v["section_id"]?.intValue, let t = v["timestamp_ms"]?.intValue,
@@ -156,7 +156,7 @@ public final class RemoteRecorder {
         let r = try get("/api/sync/shows/\(RemoteRecorder.escape(show))/segments?start_id=\(startID)&end_id=\(endID)&limit=\(limit)",
                         accept: SegmentStream.contentType)
         guard r.contentType?.hasPrefix(SegmentStream.contentType) == true else {
-            throw SAError(.unavailable, code: "bad_response", "\(baseURL) answered segments as \(r.contentType ?? "?"), not \(SegmentStream.contentType)")
+            throw SAError(.badResponse, "\(baseURL) answered segments as \(r.contentType ?? "?"), not \(SegmentStream.contentType)")
         }
         return try SegmentStream.decode(r.body)
     }

@@ -37,7 +37,7 @@ public enum SegmentStream {
     }
 
     public static func decode(_ body: [UInt8]) throws -> [SegmentRecord] {
-        func bad(_ why: String) -> SAError { SAError(.dataError, code: "corrupt", "segment stream rejected: \(why)") }
+        func bad(_ why: String) -> SAError { SAError(.corrupt, "segment stream rejected: \(why)") }
         guard body.count >= magic.count + 8, Array(body[0..<magic.count]) == magic else { throw bad("not a segment stream") }
         let payload = body.count - 4
         let crc = body.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: payload, as: UInt32.self).littleEndian }

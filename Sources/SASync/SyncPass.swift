@@ -46,7 +46,7 @@ public final class SyncPass {
         for name in names {
             do {
                 try syncShow(name)
-            } catch let e as SAError where e.code == "not_recorded_yet" {
+            } catch let e as SAError where e.code == .notRecordedYet {
                 // Configured on both sides, before its first window: nothing to do, no alarm.
                 output.write(.object([("type", "show_synced"), ("show", .string(name)), ("db", .null), ("from_id", .null),
                                       ("to_id", .null), ("segments", 0), ("bytes", 0), ("status", "not_recorded_yet")]))
@@ -65,7 +65,7 @@ public final class SyncPass {
         if let show, !err.context.contains(where: { $0.0 == "show" }) { err.context.insert(("show", .string(show)), at: 0) }
         output.write(err.record)
         fputs(Redaction.userinfo("sa-pull: error: \(show.map { "\($0): " } ?? "")\(err.message)") + "\n", stderr)
-        return err.status
+        return err.exitStatus
     }
 
     func showNames() throws -> [String] {
@@ -93,14 +93,14 @@ public final class SyncPass {
         let remoteFormat = meta["audio_format"]?.stringValue ?? ""
         let remoteBitrate = meta["bitrate"]?.stringValue ?? meta["bitrate"]?.intValue.map(String.init) ?? ""
         if meta["is_recipient"]?.boolValue == true || meta["is_recipient"]?.stringValue == "true" {
-            throw SAError(.noPermission, code: "forbidden", "the remote database of \(show) is a recipient database; it is never pulled from")
+            throw SAError(.forbidden, "the remote database of \(show) is a recipient database; it is never pulled from")
         }
         guard !remoteUnique.isEmpty, !remoteFormat.isEmpty else {
-            throw SAError(.unavailable, code: "bad_response", "metadata of \(show) lacks unique_id or audio_format")
+            throw SAError(.badResponse, "metadata of \(show) lacks unique_id or audio_format")
         }
         let delayText = meta["encoder_delay_samples"]?.stringValue ?? meta["encoder_delay_samples"]?.intValue.map(String.init) ?? "0"
         guard let delay = Int(delayText), (0...65535).contains(delay) else {
-            throw SAError(.dataError, code: "bad_response", "metadata of \(show): encoder_delay_samples '\(delayText)' is not 0 to 65535")
+            throw SAError(.badRecord, "metadata of \(show): encoder_delay_samples '\(delayText)' is not 0 to 65535")
         }
         let maxID = meta["max_id"]?.intValue
         let minID = meta["min_id"]?.intValue
@@ -123,7 +123,7 @@ public final class SyncPass {
             if local[MetaKey.bitrate] != remoteBitrate { diffs.append("bitrate local '\(local[MetaKey.bitrate] ?? "")' vs remote '\(remoteBitrate)'") }
             if options.replaceSource.contains(show) {
                 guard diffs.isEmpty else {
-                    throw SAError(.dataError, code: "mismatch", "show \(show): cannot replace the source: \(diffs.joined(separator: "; "))")
+                    throw SAError(.sourceMismatch, "show \(show): cannot replace the source: \(diffs.joined(separator: "; "))")
                 }
                 // Resume at the first remote section after the newest one held here. The new
                 // database numbers its segments and titles from 1 again, so local ids continue
@@ -141,7 +141,7 @@ public final class SyncPass {
             } else {
                 if source != remoteUnique { diffs.insert("source_unique_id local '\(source)' vs remote '\(remoteUnique)'", at: 0) }
                 guard diffs.isEmpty else {
-                    throw SAError(.dataError, code: "mismatch",
+                    throw SAError(.sourceMismatch,
                                   "show \(show): metadata mismatch: \(diffs.joined(separator: "; "))"
                                       + (source != remoteUnique ? " (if the recorder's database was replaced, run with --replace-source \(show))" : ""),
                                   context: [("show", .string(show)), ("db", .string(db.location))])
@@ -202,7 +202,7 @@ public final class SyncPass {
                 for s in fresh { sectionsByID[s.id] = s }
                 let add = fresh.filter { missing.contains($0.id) }
                 guard add.count == missing.count else {
-                    throw SAError(.unavailable, code: "bad_response", "segments of \(show) refer to sections the recorder does not list")
+                    throw SAError(.badResponse, "segments of \(show) refer to sections the recorder does not list")
                 }
                 try db.upsertSections(add, segmentIDOffset: segmentOffset)
                 known.formUnion(missing)

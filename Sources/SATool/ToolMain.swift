@@ -29,7 +29,7 @@ public enum ToolMain {
         } catch {
             let e = SAError.from(error)
             report(e, tool: tool, record: emitErrorRecord)
-            status = e.status
+            status = e.exitStatus
         }
         exit(status.rawValue)
     }

@@ -75,7 +75,7 @@ struct PruneCommand: ParsableCommand {
                     let database: ShowDB
                     do {
                         database = try ShowDB.open(db: db, password: password)
-                    } catch let e as SAError where e.code == "not_found" && isReceiver {
+                    } catch let e as SAError where e.code == .notFound && isReceiver {
                         // A configured show nothing was pulled for yet: nothing to prune, no
                         // alarm for the nightly cron line.
                         log.info("\(name): no database yet (nothing pulled); nothing to prune")

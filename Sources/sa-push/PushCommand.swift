@@ -37,8 +37,8 @@ struct PushCommand: ParsableCommand {
             let lock: ShowLock
             do {
                 lock = try ShowLock.acquire(directory: NSTemporaryDirectory(), show: lockName)
-            } catch let e as SAError where e.status == .tempFail {
-                throw SAError(.tempFail, code: "locked", "another sa-push is running with \(file); try again later")
+            } catch let e as SAError where e.exitStatus == .tempFail {
+                throw SAError(.locked, "another sa-push is running with \(file); try again later")
             }
             defer { lock.release() }
             let pusher = Pusher(config: sftp, credentials: credentials, showProgress: isatty(STDERR_FILENO) != 0)
@@ -48,7 +48,7 @@ struct PushCommand: ParsableCommand {
             func one(_ local: String, _ show: String?, _ db: String?, _ section: Int64?) throws {
                 do {
                     JSONLineWriter.stdout.write(try pusher.push(local: local, show: show, db: db, sectionID: section))
-                } catch let e as SAError where ["not_found", "changed", "mismatch", "bad_file_name"].contains(e.code) {
+                } catch let e as SAError where [.notFound, .changed, .uploadMismatch, .badFileName].contains(e.code) {
                     // This file failed; the connection is fine, the others go on.
                     ToolMain.report(e, tool: "sa-push")
                     failed = true
@@ -63,7 +63,7 @@ struct PushCommand: ParsableCommand {
                     case .success(let r):
                         guard let path = r["file_path"]?.stringValue else {
                             if r["type"]?.stringValue == "exported" || r["type"] == nil {
-                                let e = SAError(.dataError, code: "missing_field", "a line without file_path: \(r.serialized().prefix(120))")
+                                let e = SAError(.missingField, "a line without file_path: \(r.serialized().prefix(120))")
                                 ToolMain.report(e, tool: "sa-push")
                                 failed = true
                             }

@@ -123,7 +123,7 @@ struct RecordCommand: ParsableCommand {
             file = stdin
         } else {
             guard let f = fopen(input, "rb") else {
-                throw SAError(.noInput, code: "not_found", "cannot open input \(input): \(String(cString: strerror(errno)))")
+                throw SAError(.notFound, "cannot open input \(input): \(String(cString: strerror(errno)))")
             }
             file = f
         }

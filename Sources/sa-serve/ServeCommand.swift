@@ -48,7 +48,7 @@ struct ServeCommand: AsyncParsableCommand {
             status = try await serve()
         } catch let e as SAError {
             ToolMain.note("error: \(e.message)", tool: "sa-serve")
-            status = e.status
+            status = e.exitStatus
         } catch {
             let text = String(describing: error)
             ToolMain.note("error: \(text)", tool: "sa-serve")
@@ -69,7 +69,7 @@ struct ServeCommand: AsyncParsableCommand {
         var sessions: [SessionConfig] = []
         if let db {
             guard FileManager.default.fileExists(atPath: db) else {
-                throw SAError(.noInput, code: "not_found", "database \(db) does not exist")
+                throw SAError(.notFound, "database \(db) does not exist")
             }
             _ = try ShowDB.openFile(db, readOnly: true)
             source = .single(path: db)

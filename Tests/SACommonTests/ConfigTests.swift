@@ -64,7 +64,7 @@ final class ConfigTests: XCTestCase {
         let f = write("r.toml", "config_type = 'receiver'\nremote_url = 'http://x'\nsync_intervall = 5\n")
         XCTAssertThrowsError(try ConfigLoader.load(file: f)) { e in
             let err = e as! SAError
-            XCTAssertEqual(err.status, .config)
+            XCTAssertEqual(err.exitStatus, .config)
             XCTAssertTrue(err.message.contains("unknown key 'sync_intervall'"), err.message)
             XCTAssertTrue(err.message.contains(f))
         }
@@ -151,8 +151,30 @@ final class ConfigTests: XCTestCase {
     }
 
     func testErrorRecordCarriesCodeAndContext() {
-        let e = SAError(.dataError, code: "not_found", "no such section", context: [("section_id", 42)])
+        let e = SAError(.missing, "no such section", context: [("section_id", 42)])
         XCTAssertEqual(e.record.serialized(), #"{"type":"error","code":"not_found","message":"no such section","section_id":42}"#)
-        XCTAssertEqual(e.status.rawValue, 65)
+        XCTAssertEqual(e.exitStatus.rawValue, 65)
+    }
+}
+
+/// The error type: each code owns its exit status and HTTP status, and keeps the word that
+/// scripts match in error records.
+final class SAErrorTests: XCTestCase {
+    func testCodesOwnTheirStatusesAndWords() {
+        let e = SAError(.notRecordedYet, "show 'x' has recorded nothing yet", context: [("show", .string("x"))])
+        XCTAssertEqual(e.exitStatus, .dataError)
+        XCTAssertEqual(e.code.httpStatus, 404)
+        XCTAssertEqual(e.record.serialized(),
+                       #"{"type":"error","code":"not_recorded_yet","message":"show 'x' has recorded nothing yet","show":"x"}"#)
+        XCTAssertEqual(SAError(.cantCreate, "").exitStatus, .cantCreate)
+        XCTAssertEqual(SAError(.cantCreate, "").code.word, "io")
+        XCTAssertEqual(SAError(.conflict, "").code.httpStatus, 409)
+        XCTAssertEqual(SAError(.unavailable, "").code.httpStatus, 503)
+        // Every code has a word, an exit status other than success, and an HTTP error status.
+        for c in SAError.Code.allCases {
+            XCTAssertFalse(c.word.isEmpty)
+            XCTAssertNotEqual(c.exitStatus, .ok)
+            XCTAssertTrue((400...599).contains(c.httpStatus), "\(c)")
+        }
     }
 }

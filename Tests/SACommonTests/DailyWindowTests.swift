@@ -64,7 +64,7 @@ final class DailyWindowTests: XCTestCase {
 
     func testStartEqualsEndIsRefused() {
         XCTAssertThrowsError(try window("06:00", "06:00")) { error in
-            XCTAssertEqual((error as? SAError)?.status, .config)
+            XCTAssertEqual((error as? SAError)?.exitStatus, .config)
         }
     }
 

@@ -68,8 +68,8 @@ final class StoreTests: XCTestCase {
         try raw.script("CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('mine')")
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
         XCTAssertThrowsError(try ShowDB.openFile(path)) { e in
-            XCTAssertEqual((e as? SAError)?.code, "not_a_show_database")
-            XCTAssertEqual((e as? SAError)?.status, .dataError)
+            XCTAssertEqual((e as? SAError)?.code, .notAShowDatabase)
+            XCTAssertEqual((e as? SAError)?.exitStatus, .dataError)
         }
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before)
         XCTAssertEqual(try raw.first("SELECT count(*) FROM sqlite_master") { $0.int(0) }, 1)
@@ -79,7 +79,7 @@ final class StoreTests: XCTestCase {
     func testShowLockIsExclusive() throws {
         let lock = try ShowLock.acquire(directory: dir, show: "s")
         XCTAssertThrowsError(try ShowLock.acquire(directory: dir, show: "s")) { e in
-            XCTAssertEqual((e as! SAError).status, .tempFail)
+            XCTAssertEqual((e as! SAError).exitStatus, .tempFail)
         }
         lock.release()
         XCTAssertNoThrow(try ShowLock.acquire(directory: dir, show: "s"))

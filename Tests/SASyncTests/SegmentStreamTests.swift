@@ -31,7 +31,7 @@ final class SegmentStreamTests: XCTestCase {
         let body = SegmentStream.encode(records)
         for n in [0, 5, 12, 40, body.count / 2, body.count - 1] {
             XCTAssertThrowsError(try SegmentStream.decode(Array(body[0..<n])), "cut at \(n)") { e in
-                XCTAssertEqual((e as? SAError)?.status, .dataError)
+                XCTAssertEqual((e as? SAError)?.exitStatus, .dataError)
             }
         }
     }

@@ -467,7 +467,7 @@ def test_api_errors_and_empty_database(recorder, postgres, tmp_path, tones):
     assert status == 200 and meta["min_id"] is None and meta["max_id"] is None and meta["is_recipient"] is False
     assert json.loads(get(rec.url + "/api/sync/shows")[2]) == {"shows": []}
     assert get(rec.url + "/api/sync/shows/nosuch/metadata")[0] == 404
-    assert json.loads(get(rec.url + "/api/sync/shows/nosuch/sections")[2]) == {"error": "unknown show 'nosuch'"}
+    assert json.loads(get(rec.url + "/api/sync/shows/nosuch/sections")[2]) == {"error": "unknown show 'nosuch'", "code": "not_found"}
     assert get(rec.url + "/api/sync/shows/bad%20name/metadata")[0] == 400
     for q in ["start_id=x", "limit=0", "start_id=5&end_id=2", "end_id=-1"]:
         assert get(rec.url + "/api/sync/shows/empty/segments?" + q)[0] == 400, q
