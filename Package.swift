@@ -111,7 +111,8 @@ let package = Package(
         .target(
             name: "SAServer",
             dependencies: ["SACommon", "SAStore", "SAStorePostgres", "SAExport", "SASync", .product(name: "Hummingbird", package: "hummingbird"),
-                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                            .product(name: "HTTPTypes", package: "swift-http-types")],
             swiftSettings: strict
         ),
@@ -127,6 +128,10 @@ let package = Package(
         .testTarget(name: "SACommonTests", dependencies: ["SACommon"]),
         .testTarget(name: "SAStoreTests", dependencies: ["SAStore", "SAStorePostgres", "SACommon"]),
         .testTarget(name: "SAAudioTests", dependencies: ["SAAudio", "SARecorder", "SAStore", "SACommon"]),
+        .testTarget(name: "SAServerTests", dependencies: [
+            "SAServer", "SAStore", "SASync", "SACommon", .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
         .testTarget(name: "SASyncTests", dependencies: ["SASync", "SAStore", "SAStorePostgres", "SACommon", "SAExport"]),
     ]
 )

@@ -1,11 +1,12 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOPosix
 import SACommon
 
 /// Errors leave the HTTP API as `{"error": message, "code": word}` with the status their code
 /// owns; Hummingbird renders a thrown `SAError` the same way.
-extension SAError: @retroactive HTTPResponseError {
+extension SAError: HTTPResponseError {
     public var status: HTTPResponse.Status { HTTPResponse.Status(code: code.httpStatus) }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response { API.error(self) }
@@ -29,16 +30,23 @@ enum API {
         json(.object([("error", .string(e.message)), ("code", .string(e.code.word))]), status: e.status)
     }
 
-    /// Runs blocking database work off the event loop and turns errors into their wire form.
+    /// The threads blocking work runs on. NIO's shared pool has one thread per core, and a
+    /// request may block for seconds (a long section's first export, a database reconnect), so
+    /// sa-serve keeps its own: sixteen, so that ten receivers pulling and a browser playing
+    /// are not queued behind each other.
+    static let pool: NIOThreadPool = {
+        let p = NIOThreadPool(numberOfThreads: 16)
+        p.start()
+        return p
+    }()
+
+    /// Runs blocking database work on the thread pool, off the event loops, and turns errors
+    /// into their wire form.
     static func respond(_ body: @escaping @Sendable () throws -> Response) async -> Response {
-        await withCheckedContinuation { (cont: CheckedContinuation<Response, Never>) in
-            DispatchQueue.global().async {
-                do {
-                    cont.resume(returning: try body())
-                } catch {
-                    cont.resume(returning: API.error(SAError.from(error)))
-                }
-            }
+        do {
+            return try await pool.runIfActive { try body() }
+        } catch {
+            return API.error(SAError.from(error))
         }
     }
 }

@@ -219,7 +219,7 @@ extension ReceiverState {
             do {
                 let (meta, end) = try database(show).with { db -> ([String: String], Int64?) in
                     let meta = try db.metadata()
-                    let rate = Int64(meta[MetaKey.sampleRate] ?? "") ?? 48000
+                    let rate = AudioFormat.sampleRate(stored: meta[MetaKey.sampleRate], format: meta[MetaKey.audioFormat])
                     return (meta, try db.newestAudioEndMs(sampleRate: max(rate, 1)))
                 }
                 up.append((labels, 1))

@@ -105,18 +105,23 @@ final class AudioCache: @unchecked Sendable {
 /// The receiver's playback API: shows, metadata, sessions by time range, titles,
 /// segment estimates, per-session audio with HTTP ranges, and HLS playlists.
 public enum PlaybackAPI {
-    public static func register<Context: RequestContext>(on router: Router<Context>, store: any PlaybackStore, cacheDir: String) {
+    /// `api` is the `/api` group (JSON), `files` the root (audio, playlists, fragments).
+    public static func addRoutes<Context: RequestContext>(api: RouterGroup<Context>, files: RouterGroup<Context>, store: any PlaybackStore,
+                                                          cacheDir: String) {
         let cache = AudioCache(dir: cacheDir)
         let segments = SegmentCache()
+        let show = api.group("show/:name")
+        let session = show.group("session/:id")
+        let media = files.group("show/:name/session/:id")
 
-        router.get("/api/shows") { _, _ in
+        api.get("shows") { _, _ in
             await API.respond {
                 var list: [JSONValue] = []
                 for name in try store.showNames() {
                     guard let db = try? store.database(name) else { continue }
                     let (meta, sections) = try db.with { (try $0.metadata(), try $0.sections()) }
                     let withAudio = sections.filter { $0.segments > 0 }
-                    let rate = Int64(meta[MetaKey.sampleRate] ?? "") ?? 48000
+                    let rate = AudioFormat.sampleRate(stored: meta[MetaKey.sampleRate], format: meta[MetaKey.audioFormat])
                     list.append(.object([
                         ("name", .string(name)), ("audio_format", .string(meta[MetaKey.audioFormat] ?? "")),
                         ("bitrate", .string(meta[MetaKey.bitrate] ?? "")), ("sample_rate", .string(meta[MetaKey.sampleRate] ?? "")),
@@ -129,16 +134,16 @@ public enum PlaybackAPI {
             }
         }
 
-        router.get("/api/show/:name/metadata") { _, context in
-            let name = context.parameters.get("name") ?? ""
+        show.get("metadata") { _, context in
+            let name = try context.parameters.require("name")
             return await API.respond {
                 let meta = try store.database(name).with { try $0.metadata() }
                 return API.json(.object(meta.keys.sorted().map { ($0, .string(meta[$0]!)) }))
             }
         }
 
-        router.get("/api/show/:name/sessions") { request, context in
-            let name = context.parameters.get("name") ?? ""
+        show.get("sessions") { request, context in
+            let name = try context.parameters.require("name")
             let q = request.uri.queryParameters
             let fromText = q.get("from_ms"), toText = q.get("to_ms")
             return await API.respond {
@@ -147,7 +152,7 @@ public enum PlaybackAPI {
                 guard from <= to else { throw SAError(.badParam, "from_ms is after to_ms") }
                 let db = try store.database(name)
                 let (meta, sections) = try db.with { (try $0.metadata(), try $0.sections()) }
-                let rate = Int64(meta[MetaKey.sampleRate] ?? "") ?? 48000
+                let rate = AudioFormat.sampleRate(stored: meta[MetaKey.sampleRate], format: meta[MetaKey.audioFormat])
                 var list: [JSONValue] = []
                 for s in sections where s.segments > 0 {
                     let end = s.startTimestampMs + s.durationSamples * 1000 / rate
@@ -167,10 +172,9 @@ public enum PlaybackAPI {
             }
         }
 
-        router.get("/api/show/:name/session/:id/titles") { _, context in
-            let name = context.parameters.get("name") ?? "", idText = context.parameters.get("id") ?? ""
+        session.get("titles") { _, context in
+            let name = try context.parameters.require("name"), id = try context.parameters.require("id", as: Int64.self)
             return await API.respond {
-                guard let id = Int64(idText) else { throw SAError(.badParam, "session id must be an integer") }
                 let db = try store.database(name)
                 guard let s = try db.with({ try $0.section(id) }) else { throw SAError(.missing, "unknown session \(id) of '\(name)'") }
                 let titles = try db.with { try $0.titles(section: id) }
@@ -181,14 +185,13 @@ public enum PlaybackAPI {
             }
         }
 
-        router.get("/api/show/:name/session/:id/estimate_segment") { request, context in
-            let name = context.parameters.get("name") ?? "", idText = context.parameters.get("id") ?? ""
+        session.get("estimate_segment") { request, context in
+            let name = try context.parameters.require("name"), id = try context.parameters.require("id", as: Int64.self)
             let tsText = request.uri.queryParameters.get("timestamp_ms")
             return await API.respond {
-                guard let id = Int64(idText) else { throw SAError(.badParam, "session id must be an integer") }
                 guard let tsText, let ts = Int64(tsText) else { throw SAError(.badParam, "timestamp_ms is required") }
                 let db = try store.database(name)
-                let rate = Int64(try db.with { try $0.metadata()[MetaKey.sampleRate] } ?? "") ?? 48000
+                let rate = try db.with { try $0.sampleRate() }
                 guard let s = try db.with({ try $0.section(id) }), let first = s.firstSegmentID, let last = s.lastSegmentID else {
                     throw SAError(.missing, "unknown session \(id) of '\(name)'")
                 }
@@ -205,12 +208,11 @@ public enum PlaybackAPI {
 
         // Per-session audio a browser's <audio> plays and seeks: .ogg (Opus) or .aac (AAC).
         for ext in ["ogg", "aac"] {
-            router.get("/show/:name/session/:id/audio.\(ext)") { request, context in
-                let name = context.parameters.get("name") ?? "", idText = context.parameters.get("id") ?? ""
+            media.get(RouterPath(stringLiteral: "audio.\(ext)")) { request, context in
+                let name = try context.parameters.require("name"), id = try context.parameters.require("id", as: Int64.self)
                 let range = request.headers[.range]
                 let isHead = request.method == .head
                 return await API.respond {
-                    guard let id = Int64(idText) else { throw SAError(.badParam, "session id must be an integer") }
                     let (path, format) = try cache.file(show: name, database: try store.database(name), section: id)
                     guard format.fileExtension == ext else {
                         throw SAError(.missing, "session \(id) of '\(name)' is \(format.rawValue); use audio.\(format.fileExtension)")
@@ -220,14 +222,13 @@ public enum PlaybackAPI {
             }
         }
 
-        router.get("/show/:name/session/:id/playlist.m3u8") { _, context in
-            let name = context.parameters.get("name") ?? "", idText = context.parameters.get("id") ?? ""
+        media.get("playlist.m3u8") { _, context in
+            let name = try context.parameters.require("name"), id = try context.parameters.require("id", as: Int64.self)
             return await API.respond {
-                guard let id = Int64(idText) else { throw SAError(.badParam, "session id must be an integer") }
                 let db = try store.database(name)
                 let meta = try db.with { try $0.metadata() }
                 guard let s = try db.with({ try $0.section(id) }), s.segments > 0 else { throw SAError(.missing, "unknown session \(id) of '\(name)'") }
-                let rate = Double(Int(meta[MetaKey.sampleRate] ?? "") ?? 48000)
+                let rate = Double(AudioFormat.sampleRate(stored: meta[MetaKey.sampleRate], format: meta[MetaKey.audioFormat]))
                 let lines = try db.with { try $0.timeline(section: id) }.map { ($0.id, Double($0.durationSamples) / rate) }
                 let isOpus = meta[MetaKey.audioFormat] == "opus"
                 var text = "#EXTM3U\n#EXT-X-VERSION:\(isOpus ? 7 : 3)\n"
@@ -243,11 +244,10 @@ public enum PlaybackAPI {
             }
         }
 
-        router.get("/show/:name/session/:id/segment/:file") { _, context in
-            let name = context.parameters.get("name") ?? "", idText = context.parameters.get("id") ?? ""
-            let file = context.parameters.get("file") ?? ""
+        media.get("segment/:file") { _, context in
+            let name = try context.parameters.require("name"), id = try context.parameters.require("id", as: Int64.self)
+            let file = try context.parameters.require("file")
             return await API.respond {
-                guard let id = Int64(idText) else { throw SAError(.badParam, "session id must be an integer") }
                 let parts = file.split(separator: ".")
                 guard parts.count == 2, let segID = Int64(parts[0]), ["m4s", "aac"].contains(parts[1]) else {
                     throw SAError(.badParam, "segment must be <id>.m4s or <id>.aac")
@@ -278,8 +278,8 @@ public enum PlaybackAPI {
             }
         }
 
-        router.get("/show/:name/session/:id/init.mp4") { _, context in
-            let name = context.parameters.get("name") ?? ""
+        media.get("init.mp4") { _, context in
+            let name = try context.parameters.require("name")
             return await API.respond {
                 let meta = try store.database(name).with { try $0.metadata() }
                 guard meta[MetaKey.audioFormat] == "opus" else { throw SAError(.missing, "only Opus sessions have an init segment") }

@@ -16,11 +16,13 @@ public struct Monitor: Sendable {
     }
 }
 
-/// Sync status and trigger, and the web UI's static files.
+/// Routes every mode has (health, metrics, mode, the OpenAPI document), the receiver's sync
+/// status and trigger, and the web UI's static files.
 public enum ReceiverAPI {
-    public static func registerSync<Context: RequestContext>(on router: Router<Context>, state: ReceiverState) {
-        router.get("/api/sync/status") { _, _ in API.json(state.statusJSON()) }
-        router.post("/api/sync") { _, _ in
+    /// Under `sync`, the `/api/sync` group.
+    public static func addSyncRoutes<Context: RequestContext>(to sync: RouterGroup<Context>, state: ReceiverState) {
+        sync.get("status") { _, _ in API.json(state.statusJSON()) }
+        sync.post { _, _ in
             if state.triggerSync("manual") {
                 return API.json(.object([("started", true)]), status: .accepted)
             }
@@ -28,8 +30,10 @@ public enum ReceiverAPI {
         }
     }
 
-    public static func registerCommon<Context: RequestContext>(on router: Router<Context>, mode: String, monitor: Monitor? = nil) {
-        router.get("/api/health") { _, _ in
+    /// `api` is the `/api` group, `root` the root (for `/metrics`, where Prometheus looks).
+    public static func addCommonRoutes<Context: RequestContext>(api: RouterGroup<Context>, root: RouterGroup<Context>, mode: String,
+                                                                monitor: Monitor? = nil) {
+        api.get("health") { _, _ in
             guard let monitor else { return API.json(.object([("status", "ok")])) }
             return await API.respond {
                 let problems = monitor.problems()
@@ -41,20 +45,19 @@ public enum ReceiverAPI {
             }
         }
         if let monitor {
-            router.get("/metrics") { _, _ in
+            root.get("metrics") { _, _ in
                 await API.respond { API.bytes(Array(monitor.metrics().utf8), contentType: PrometheusText.contentType) }
             }
         }
-        router.get("/api/mode") { _, _ in API.json(.object([("mode", .string(mode))])) }
-        router.get("/api/openapi.json") { _, _ in
+        api.get("mode") { _, _ in API.json(.object([("mode", .string(mode))])) }
+        api.get("openapi.json") { _, _ in
             API.bytes(Array(OpenAPIDocument.json.utf8), contentType: "application/json; charset=utf-8")
         }
     }
 
-    public static func registerUI<Context: RequestContext>(on router: Router<Context>) {
+    public static func addUIRoutes<Context: RequestContext>(to root: RouterGroup<Context>) {
         for (path, asset) in WebAssets.files {
-            let route = path == "index.html" ? "/" : "/\(path)"
-            router.get(RouterPath(stringLiteral: route)) { _, _ in
+            root.get(RouterPath(stringLiteral: path == "index.html" ? "" : path)) { _, _ in
                 var r = API.bytes(Array(asset.body.utf8), contentType: asset.contentType)
                 r.headers[.cacheControl] = "no-cache"
                 return r

@@ -58,7 +58,9 @@ public struct RecorderAPIOptions: Sendable {
 /// The recorder's sync API: paths, parameters and field names as the original save_audio_stream
 /// has them, so its receivers keep working.
 public enum RecorderAPI {
-    public static func register<Context: RequestContext>(on router: Router<Context>, source: ShowSource, options: RecorderAPIOptions) {
+    /// The routes under `shows`, the `/api/sync/shows` group.
+    public static func addRoutes<Context: RequestContext>(to shows: RouterGroup<Context>, source: ShowSource, options: RecorderAPIOptions) {
+        let show = shows.group(":name")
         /// A show the config records but that has no database yet is told apart from an unknown
         /// one, so receivers configured for it wait quietly for its first window.
         @Sendable func openShow(_ name: String) throws -> ShowDB {
@@ -69,10 +71,7 @@ public enum RecorderAPI {
             }
         }
 
-        ReceiverAPI.registerCommon(on: router, mode: options.mode,
-                                   monitor: .recorder(RecorderMonitor(source: source, sessions: options.sessions)))
-
-        router.get("/api/sync/shows") { _, _ in
+        shows.get { _, _ in
             await API.respond {
                 var list: [JSONValue] = []
                 for (name, path) in source.all {
@@ -88,8 +87,8 @@ public enum RecorderAPI {
             }
         }
 
-        router.get("/api/sync/shows/:name/metadata") { _, context in
-            let name = context.parameters.get("name") ?? ""
+        show.get("metadata") { _, context in
+            let name = try context.parameters.require("name")
             return await API.respond {
                 let reader = try openShow(name)
                 let meta = try reader.metadata()
@@ -106,15 +105,15 @@ public enum RecorderAPI {
             }
         }
 
-        router.get("/api/sync/shows/:name/sections") { _, context in
-            let name = context.parameters.get("name") ?? ""
+        show.get("sections") { _, context in
+            let name = try context.parameters.require("name")
             return await API.respond {
                 API.json(.array(try openShow(name).sections().map(\.json)))
             }
         }
 
-        router.get("/api/sync/shows/:name/titles") { request, context in
-            let name = context.parameters.get("name") ?? ""
+        show.get("titles") { request, context in
+            let name = try context.parameters.require("name")
             let after = request.uri.queryParameters.get("after_id")
             return await API.respond {
                 let afterID = try integer(after, "after_id", default: 0, min: 0)
@@ -122,8 +121,8 @@ public enum RecorderAPI {
             }
         }
 
-        router.get("/api/sync/shows/:name/segments") { request, context in
-            let name = context.parameters.get("name") ?? ""
+        show.get("segments") { request, context in
+            let name = try context.parameters.require("name")
             let q = request.uri.queryParameters
             let start = q.get("start_id"), end = q.get("end_id"), limitText = q.get("limit")
             let binary = (request.headers[.accept] ?? "").contains(SegmentStream.contentType)
@@ -139,12 +138,11 @@ public enum RecorderAPI {
             }
         }
 
-        router.get("/api/sync/shows/:name/sections/:section_id/export") { request, context in
-            let name = context.parameters.get("name") ?? ""
-            let sectionText = context.parameters.get("section_id") ?? ""
+        show.get("sections/:section_id/export") { request, context in
+            let name = try context.parameters.require("name")
+            let sectionID = try context.parameters.require("section_id", as: Int64.self)
             let includeOpen = request.uri.queryParameters.get("include_open") == "true"
             return await API.respond {
-                guard let sectionID = Int64(sectionText) else { throw SAError(.badParam, "section_id must be an integer, got '\(sectionText)'") }
                 let path = try openShow(name).location
                 let db = try ShowDB.openFile(path, readOnly: options.readOnly)
                 do {

@@ -150,7 +150,7 @@ public final class SyncPass {
         } else {
             try db.setMetadata([
                 (MetaKey.name, show), (MetaKey.audioFormat, remoteFormat), (MetaKey.bitrate, remoteBitrate),
-                (MetaKey.sampleRate, meta["sample_rate"]?.stringValue ?? (remoteFormat == "aac" ? "16000" : "48000")),
+                (MetaKey.sampleRate, String(AudioFormat.sampleRate(stored: meta["sample_rate"]?.stringValue, format: remoteFormat))),
                 (MetaKey.uniqueID, local[MetaKey.uniqueID] ?? UniqueID.make()), (MetaKey.isRecipient, "true"),
                 (MetaKey.sourceUniqueID, remoteUnique), (MetaKey.lastSyncedID, "0"),
                 (MetaKey.encoderDelay, String(delay)),
@@ -161,7 +161,7 @@ public final class SyncPass {
 
         // For monitoring, before anything can fail: where the recorder's newest audio ends, so
         // the lag (that minus the newest audio stored here) shows a pass that falls short.
-        let rate = Int64(AudioFormat(rawValue: remoteFormat)?.sampleRate ?? 48000)
+        let rate = AudioFormat.sampleRate(stored: nil, format: remoteFormat)
         let recorderNewest = remoteSections.map { $0.startTimestampMs + $0.durationSamples * 1000 / rate }.max()
         if let recorderNewest { try db.setMetadata([(MetaKey.recorderNewestMs, String(recorderNewest))]) }
 
@@ -261,7 +261,7 @@ public final class SyncPass {
     /// One `section_synced` record per complete section not reported yet, then the mark; a
     /// crash between the two reports it again (at least once, never never).
     private func reportCompleteSections(_ show: String, _ db: ShowDB, format: String) throws {
-        let rate = Int64(AudioFormat(rawValue: format)?.sampleRate ?? 48000)
+        let rate = AudioFormat.sampleRate(stored: nil, format: format)
         let sections = try db.unreportedCompleteSections()
         for s in sections {
             output.write(.object([("type", "section_synced"), ("show", .string(show)), ("db", .string(db.location)),

@@ -92,24 +92,20 @@ struct ServeCommand: AsyncParsableCommand {
                 exportDir = ((c.file as NSString).deletingLastPathComponent as NSString).appendingPathComponent("tmp")
             }
         }
-        let router = Router()
-        router.add(middleware: LogRequestsMiddleware(.info))
-        router.add(middleware: JSONErrorMiddleware())
-        if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
+        var setup = ServerSetup(mode: mode, cacheDir: (exportDir as NSString).appendingPathComponent("cache"))
+        setup.token = token
         if let source {
             var options = RecorderAPIOptions(mode: mode, exportDir: exportDir, readOnly: db != nil)
             options.sessions = sessions
-            RecorderAPI.register(on: router, source: source, options: options)
+            setup.recorder = (source, options)
         }
+        setup.receiver = receiver
         if let receiver {
-            ReceiverAPI.registerCommon(on: router, mode: mode, monitor: .receiver(receiver))
-            ReceiverAPI.registerSync(on: router, state: receiver)
-            PlaybackAPI.register(on: router, store: receiver, cacheDir: (exportDir as NSString).appendingPathComponent("cache"))
-            ReceiverAPI.registerUI(on: router)
+            setup.playback = receiver
         } else if let db {
-            PlaybackAPI.register(on: router, store: try SingleDatabaseStore(path: db), cacheDir: (exportDir as NSString).appendingPathComponent("cache"))
-            ReceiverAPI.registerUI(on: router)
+            setup.playback = try SingleDatabaseStore(path: db)
         }
+        let router = ServerRouter.make(setup)
         var logger = SALog.logger("sa-serve")
         logger.logLevel = SALog.currentLevel
         let app = Application(router: HeadAsGet(router),
