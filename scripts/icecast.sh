@@ -4,6 +4,7 @@
 #   icecast.sh stop DIR
 # SA_ICECAST_BURST_SIZE sets the burst sent to a new listener (default 65535 bytes, Icecast's
 # own default; 0 turns the burst off). SA_ICECAST_CLIENTS sets the listener limit (default 100).
+# SA_ICECAST_METAINT sets the ICY metadata interval of every mount in bytes (default Icecast's 16000).
 # Passwords: source "sourcepw", admin user "admin" / "adminpw" (loopback only).
 set -eu
 cmd=$1 dir=$2
@@ -12,6 +13,10 @@ start)
     port=$3
     burst=${SA_ICECAST_BURST_SIZE:-65535}
     clients=${SA_ICECAST_CLIENTS:-100}
+    mounts=""
+    if [ -n "${SA_ICECAST_METAINT:-}" ]; then
+        mounts="<mount type=\"default\"><mp3-metadata-interval>$SA_ICECAST_METAINT</mp3-metadata-interval></mount>"
+    fi
     if [ "$burst" = 0 ]; then burst_on=0; else burst_on=1; fi
     mkdir -p "$dir/log"
     chmod 755 "$dir"
@@ -36,6 +41,7 @@ start)
     <webroot>/usr/share/icecast2/web</webroot><adminroot>/usr/share/icecast2/admin</adminroot></paths>
   <logging><accesslog>access.log</accesslog><errorlog>error.log</errorlog><loglevel>2</loglevel></logging>
   <security><chroot>0</chroot></security>
+  $mounts
 </icecast>
 XML
     chmod 644 "$dir/icecast.xml"

@@ -51,8 +51,9 @@ def make_tone(path, seconds, codec_args, freq=440, extra_input=None):
 
 
 class Icecast:
-    def __init__(self, port, burst_size=None):
+    def __init__(self, port, burst_size=None, metaint=None):
         self.port = port
+        self.metaint = metaint
         self.dir = tempfile.mkdtemp(prefix="sa-icecast-")
         self.sources = {}
         self.burst_size = burst_size
@@ -61,6 +62,8 @@ class Icecast:
         env = dict(os.environ)
         if self.burst_size is not None:
             env["SA_ICECAST_BURST_SIZE"] = str(self.burst_size)
+        if self.metaint is not None:
+            env["SA_ICECAST_METAINT"] = str(self.metaint)
         subprocess.run(["sh", os.path.join(ROOT, "scripts", "icecast.sh"), "start", self.dir, str(self.port)], check=True, env=env)
 
     def stop(self):

@@ -154,6 +154,39 @@ def test_opus_complexity_out_of_range_is_refused(sa_record, tmp_path):
     assert r.returncode == 64 and "--opus-complexity" in r.stderr
 
 
+def test_session_opus_complexity_reaches_the_encoder(sa_record, stub, tmp_path):
+    """A session's opus_complexity in the config (not only the command-line flag) sets the
+    encoder: the first second of the same stream, recorded twice at 10 and once at 0, is the
+    same Opus at equal settings and different Opus at the other."""
+    import time
+    first = {}
+    for run, c in (("a", 10), ("b", 10), ("c", 0)):
+        now = time.time()
+        start = time.strftime("%H:%M:%S", time.gmtime(now - 60))
+        end = time.strftime("%H:%M:%S", time.gmtime(now + 3))
+        cfg = write(tmp_path / f"record-{run}.toml", f"""config_type = 'record'
+output_dir = 'rec-{run}'
+min_free_mb = 0
+
+[[sessions]]
+name = 'cx'
+url = 'http://127.0.0.1:{stub.server_port}/stall.mp3'
+split_interval = 1
+opus_complexity = {c}
+
+[sessions.schedule]
+record_start = '{start}'
+record_end = '{end}'
+""")
+        r = run_tool([sa_record, "--config", cfg, "--once"], timeout=40)
+        assert r.returncode == 0, r.stderr
+        con = sqlite3.connect(str(tmp_path / f"rec-{run}" / "cx.sqlite"))
+        first[run] = con.execute("SELECT audio_data FROM segments ORDER BY id LIMIT 1").fetchone()[0]
+        con.close()
+    assert first["a"] == first["b"]
+    assert first["a"] != first["c"]
+
+
 def test_opus_complexity_reaches_the_encoder(sa_record, media_dir, tmp_path):
     """The same input at complexity 0 and 10 gives different Opus (the CPU it saves is a
     figure of make bench)."""
