@@ -105,26 +105,24 @@ public enum SectionExporter {
         let tmpPath = (outputDir as NSString).appendingPathComponent(".\(name).tmp.\(getpid())")
         // Created here and now, never through a planted symbolic link or into someone's file.
         let fd = open(tmpPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard fd >= 0, let file = fdopen(fd, "wb") else {
+        guard fd >= 0 else {
             let err = String(cString: strerror(errno))
             throw SAError(.cantCreate, "cannot create \(tmpPath): \(err)", context: ctx)
         }
-        // Large writes: a page is ~4 KiB, the file may be hundreds of MB.
-        setvbuf(file, nil, _IOFBF, 1 << 20)
-        var closed = false
+        let file = PipelinedFileSink(fd: fd, path: tmpPath)
+        var finished = false
         defer {
-            if !closed { fclose(file) }
+            if !finished { file.abandon() }
+            close(fd)
             unlink(tmpPath)
         }
-        let hasher = SHA256Hasher()
-        var bytes: Int64 = 0
         let sink: (UnsafeRawBufferPointer) throws -> Void = { chunk in
-            guard chunk.count > 0 else { return }
-            if fwrite(chunk.baseAddress, 1, chunk.count, file) != chunk.count {
-                throw SAError(.io, "writing \(tmpPath) failed: \(String(cString: strerror(errno)))", context: ctx)
+            do {
+                try file.append(chunk)
+            } catch var e as SAError {
+                e.context = ctx
+                throw e
             }
-            hasher.update(chunk)
-            bytes += Int64(chunk.count)
         }
         let rate = Int64(format.sampleRate)
         switch format {
@@ -151,12 +149,15 @@ public enum SectionExporter {
                 try seg.audio.withUnsafeBytes { try sink($0) }
             }
         }
-        guard fflush(file) == 0, fsync(fileno(file)) == 0 else {
-            throw SAError(.io, "writing \(tmpPath) failed: \(String(cString: strerror(errno)))", context: ctx)
+        let digest: String
+        do {
+            digest = try file.finish()
+        } catch var e as SAError {
+            e.context = ctx
+            throw e
         }
-        fclose(file)
-        closed = true
-        let digest = hasher.hexDigest()
+        finished = true
+        let bytes = file.bytes
         var status = "written"
         var st = stat()
         if lstat(finalPath, &st) == 0, st.st_mode & S_IFMT == S_IFREG, SHA256Hasher.hex(ofFile: finalPath) == digest {
