@@ -128,14 +128,16 @@ def bench_pull(mp3):
     serve = None
     try:
         results = {}
-        for hours in (6, 24):
-            rec = os.path.join(tmp, f"rec{hours}")
+        # 24 hours twice (into two fresh databases): the figure is the better run, as the
+        # floor's is the best of three, since the disk's write-back varies from run to run.
+        for hours, prefix in ((6, "b6"), (24, "b24"), (24, "c24")):
+            rec = os.path.join(tmp, f"rec{prefix}")
             os.makedirs(rec)
             count, size = make_recorder_db(mp3, rec, hours)
             port = free_port()
-            with open(os.path.join(tmp, f"record{hours}.toml"), "w") as f:
+            with open(os.path.join(tmp, f"record{prefix}.toml"), "w") as f:
                 f.write(f"config_type = 'record'\noutput_dir = '{rec}'\napi_port = {port}\n")
-            serve = subprocess.Popen([os.path.join(BIN, "sa-serve"), "--config", os.path.join(tmp, f"record{hours}.toml")],
+            serve = subprocess.Popen([os.path.join(BIN, "sa-serve"), "--config", os.path.join(tmp, f"record{prefix}.toml")],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for _ in range(200):
                 try:
@@ -143,28 +145,32 @@ def bench_pull(mp3):
                     break
                 except Exception:
                     time.sleep(0.05)
-            cfg = os.path.join(tmp, f"receiver{hours}.toml")
+            cfg = os.path.join(tmp, f"receiver{prefix}.toml")
             with open(cfg, "w") as f:
                 f.write(f"config_type = 'receiver'\nremote_url = 'http://127.0.0.1:{port}'\n"
-                        f"[database]\nurl = 'postgres://postgres@127.0.0.1:{pgport}'\nprefix = 'b{hours}'\n")
+                        f"[database]\nurl = 'postgres://postgres@127.0.0.1:{pgport}'\nprefix = '{prefix}'\n")
             cpu, wall, rss = measure([os.path.join(BIN, "sa-pull"), "--config", cfg])
             serve.terminate()
             serve.wait()
             serve = None
-            results[hours] = (count, size, wall, rss)
+            if hours not in results or wall < results[hours][2]:
+                results[hours] = (count, size, wall, rss)
         # The floor: the same rows, from a binary COPY file, into a fresh database with the same schema.
         copyfile = os.path.join(tmp, "segments.bin")
         secfile = os.path.join(tmp, "sections.bin")
         psql(pgport, "save_audio_b24_day", f"\\copy segments TO '{copyfile}' (FORMAT binary)")
         psql(pgport, "save_audio_b24_day", f"\\copy sections TO '{secfile}' (FORMAT binary)")
-        psql(pgport, "postgres", "CREATE DATABASE floor")
         schema = subprocess.run(["pg_dump", "-h", "127.0.0.1", "-p", str(pgport), "-U", "postgres", "--schema-only",
                                  "save_audio_b24_day"], capture_output=True, text=True, check=True).stdout
-        subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(pgport), "-U", "postgres", "-d", "floor", "-q", "-v",
-                        "ON_ERROR_STOP=1"], input=schema, capture_output=True, text=True, check=True)
-        psql(pgport, "floor", f"\\copy sections FROM '{secfile}' (FORMAT binary)")
-        _, floor_wall, _ = measure(["psql", "-h", "127.0.0.1", "-p", str(pgport), "-U", "postgres", "-d", "floor", "-q",
-                                    "-c", f"\\copy segments FROM '{copyfile}' (FORMAT binary)"])
+        floors = []
+        for i in range(3):
+            psql(pgport, "postgres", f"CREATE DATABASE floor{i}")
+            subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(pgport), "-U", "postgres", "-d", f"floor{i}", "-q", "-v",
+                            "ON_ERROR_STOP=1"], input=schema, capture_output=True, text=True, check=True)
+            psql(pgport, f"floor{i}", f"\\copy sections FROM '{secfile}' (FORMAT binary)")
+            floors.append(measure(["psql", "-h", "127.0.0.1", "-p", str(pgport), "-U", "postgres", "-d", f"floor{i}", "-q",
+                                   "-c", f"\\copy segments FROM '{copyfile}' (FORMAT binary)"])[1])
+        floor_wall = min(floors)
     finally:
         if serve:
             serve.terminate()
@@ -174,8 +180,8 @@ def bench_pull(mp3):
     print("pull: 24 audio-hours (16 kbit/s Opus, 10 s segments) sa-serve -> sa-pull -> fresh PostgreSQL")
     print(f"  {count} segments, {size / 1e6:.1f} MB of audio")
     print(f"  sa-pull           : {wall:6.2f} s  = {24 / wall:7.1f} audio-hours/s")
-    print(f"  psql \\copy binary : {floor_wall:6.2f} s  = {24 / floor_wall:7.1f} audio-hours/s  (floor)")
-    print(f"  ratio sa-pull / floor = {wall / floor_wall:.2f}  (target <= 2.00)")
+    print(f"  psql \\copy binary : {floor_wall:6.2f} s  = {24 / floor_wall:7.1f} audio-hours/s  (floor, best of three)")
+    print(f"  ratio sa-pull / floor = {wall / floor_wall:.2f}  (target <= 1.30)")
     print(f"  sa-pull peak memory: {results[6][3]:.1f} MiB for 6 h, {rss:.1f} MiB for 24 h (must not grow with the backlog)")
 
 

@@ -191,9 +191,24 @@ public final class SyncPass {
         }
         let target = maxID ?? 0
         let total = max(0, target - start + 1)
+        // The next chunk is fetched while this one is committed: the recorder's reads and the
+        // network overlap the local database's writes.
+        let prefetch = Prefetch()
+        defer { prefetch.wait() }
+        var upcoming: Result<[SegmentRecord], any Error>?
         while start <= target {
-            let chunk = try remote.segments(show: show, startID: start, endID: target, limit: config.chunkSize)
+            let chunk: [SegmentRecord]
+            if let ready = upcoming {
+                chunk = try ready.get()
+            } else {
+                chunk = try remote.segments(show: show, startID: start, endID: target, limit: config.chunkSize)
+            }
+            upcoming = nil
             guard let first = chunk.first, let lastInChunk = chunk.last else { break }
+            if lastInChunk.id < target {
+                let (next, remote, limit) = (lastInChunk.id + 1, self.remote, config.chunkSize)
+                prefetch.start { Result { try remote.segments(show: show, startID: next, endID: target, limit: limit) } }
+            }
             if first.id > start && (last > 0 || start > fromID) { emitGap(show, db, from: start, to: first.id - 1) }
             let missing = Set(chunk.map(\.sectionID)).subtracting(known)
             if !missing.isEmpty {
@@ -213,6 +228,7 @@ public final class SyncPass {
             bytes += chunk.reduce(0) { $0 + $1.audio.count }
             start = lastInChunk.id + 1
             if options.progress { drawProgress(show, done: Int64(segments), total: total) }
+            if lastInChunk.id < target { upcoming = prefetch.wait() }
         }
         if options.progress { fputs("\n", stderr) }
         try syncTitles(show, db, titleOffset: titleOffset, sectionsByID: &sectionsByID)
@@ -284,5 +300,28 @@ public final class SyncPass {
         let frac = total > 0 ? min(1, Double(done) / Double(total)) : 1
         let filled = Int(frac * Double(width))
         fputs("\r\(show) [\(String(repeating: "#", count: filled))\(String(repeating: " ", count: width - filled))] \(done)/\(total) segments", stderr)
+    }
+}
+
+/// One fetch running on another thread while the caller works; `wait` returns its result.
+final class Prefetch: @unchecked Sendable {
+    private let group = DispatchGroup()
+    private let queue = DispatchQueue(label: "save_audio_stream.prefetch")
+    private var result: Result<[SegmentRecord], any Error>?
+
+    func start(_ body: @escaping @Sendable () -> Result<[SegmentRecord], any Error>) {
+        group.enter()
+        queue.async { [self] in
+            result = body()
+            group.leave()
+        }
+    }
+
+    /// The running fetch's result (nil when none ran since the last wait).
+    @discardableResult
+    func wait() -> Result<[SegmentRecord], any Error>? {
+        group.wait()
+        defer { result = nil }
+        return result
     }
 }

@@ -38,6 +38,10 @@ final class SegmentStreamTests: XCTestCase {
 
     func testCRC32MatchesTheStandardCheckValue() {
         XCTAssertEqual(CRC32.checksum(Array("123456789".utf8)), 0xCBF4_3926)
+        // Long enough for the eight-byte steps, with a tail; the value zlib.crc32 gives.
+        let long = (0..<1001).map { UInt8($0 * 7 % 256) }
+        XCTAssertEqual(CRC32.checksum(long), 0x9AA1_9313)
+        XCTAssertEqual(CRC32.checksum(long[1...]), CRC32.checksum(Array(long[1...])))
     }
 
     func testPostgresURLKeepsPasswordsOut() throws {
