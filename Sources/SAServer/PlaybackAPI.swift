@@ -36,14 +36,15 @@ public final class SingleDatabaseStore: PlaybackStore, @unchecked Sendable {
 /// never reused and pruning removes whole sessions), so neither does its fragment.
 final class SegmentCache: @unchecked Sendable {
     private let lock = NSLock()
-    private var entries: [String: [UInt8]] = [:]
+    /// Kept as the response body itself: a cached answer shares its storage, never copied.
+    private var entries: [String: ByteBuffer] = [:]
     private var order: [String] = []
     private var bytes = 0
     let limit: Int
 
     init(limit: Int = 64 << 20) { self.limit = limit }
 
-    func get(_ key: String) -> [UInt8]? {
+    func get(_ key: String) -> ByteBuffer? {
         lock.lock()
         defer { lock.unlock() }
         return entries[key]
@@ -53,12 +54,12 @@ final class SegmentCache: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard entries[key] == nil else { return }
-        entries[key] = value
+        entries[key] = ByteBuffer(bytes: value)
         order.append(key)
         bytes += value.count
         while bytes > limit, !order.isEmpty {
             let old = order.removeFirst()
-            bytes -= entries.removeValue(forKey: old)?.count ?? 0
+            bytes -= entries.removeValue(forKey: old)?.readableBytes ?? 0
         }
     }
 }
@@ -247,13 +248,17 @@ public enum PlaybackAPI {
         media.get("segment/:file") { _, context in
             let name = try context.parameters.require("name"), id = try context.parameters.require("id", as: Int64.self)
             let file = try context.parameters.require("file")
+            // A built fragment never changes: answered here, without a trip to the thread pool.
+            let key = "\(name)/\(id)/\(file)"
+            if let body = segments.get(key) {
+                return Response(status: .ok, headers: [.contentType: file.hasSuffix(".m4s") ? "audio/mp4" : "audio/aac"],
+                                body: ResponseBody(byteBuffer: body))
+            }
             return await API.respond {
                 let parts = file.split(separator: ".")
                 guard parts.count == 2, let segID = Int64(parts[0]), ["m4s", "aac"].contains(parts[1]) else {
                     throw SAError(.badParam, "segment must be <id>.m4s or <id>.aac")
                 }
-                let key = "\(name)/\(id)/\(file)"
-                if let body = segments.get(key) { return API.bytes(body, contentType: parts[1] == "m4s" ? "audio/mp4" : "audio/aac") }
                 let db = try store.database(name)
                 let meta = try db.metadata()
                 guard let section = try db.with({ try $0.section(id) }) else { throw SAError(.missing, "unknown session \(id) of '\(name)'") }
