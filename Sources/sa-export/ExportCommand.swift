@@ -12,9 +12,9 @@ struct ExportCommand: ParsableCommand {
         commandName: "sa-export",
         abstract: "Write sections as playable files without re-encoding: Opus → .ogg, AAC → .aac.",
         discussion: """
-            Reads JSON lines naming sections (show, section_id, db: sa-record's section_finished, sa-pull's
-            section_synced) from standard input or FILE arguments, or takes --db FILE --section ID, or
-            --config F --pending for every finished section not exported yet. Writes exported records.
+            Reads JSON lines naming sections (show, section_id, db: sa-record's section_finished, sa-pull's \
+            section_synced) from standard input or FILE arguments, or takes --db FILE --section ID, or \
+            --config F --pending for every finished section not exported yet. Writes exported records. \
             See sa-export(1).
             """,
         version: ToolInfo.version)

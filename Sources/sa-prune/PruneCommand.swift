@@ -11,8 +11,8 @@ struct PruneCommand: ParsableCommand {
         commandName: "sa-prune",
         abstract: "Retention cleanup that never cuts a session in half.",
         discussion: """
-            Deletes the sections before the last session boundary older than retention_hours, on recorder
-            (SQLite) and receiver (PostgreSQL or SQLite) databases, and gives the space back. Writes one
+            Deletes the sections before the last session boundary older than retention_hours, on recorder \
+            (SQLite) and receiver (PostgreSQL or SQLite) databases, and gives the space back. Writes one \
             pruned record per show. See sa-prune(1).
             """,
         version: ToolInfo.version)

@@ -10,8 +10,8 @@ struct PullCommand: ParsableCommand {
         commandName: "sa-pull",
         abstract: "One sync pass: copy new segments from a recorder's sync API into the receiver store (PostgreSQL or SQLite).",
         discussion: """
-            Resumable (each chunk is committed with the new last_synced_id), fail-fast (stops at the first
-            network error or metadata mismatch unless --keep-going), one sync per show at a time.
+            Resumable (each chunk is committed with the new last_synced_id), fail-fast (stops at the first \
+            network error or metadata mismatch unless --keep-going), one sync per show at a time. \
             JSON lines on stdout: section_synced, show_synced, gap, error. See sa-pull(1).
             """,
         version: ToolInfo.version)

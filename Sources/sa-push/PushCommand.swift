@@ -11,7 +11,7 @@ struct PushCommand: ParsableCommand {
         commandName: "sa-push",
         abstract: "Archive files over SFTP: exactly once, never a partial file under the final name.",
         discussion: """
-            Reads JSON lines with file_path (sa-export's exported records) from standard input, or pushes the
+            Reads JSON lines with file_path (sa-export's exported records) from standard input, or pushes the \
             FILE arguments, to the [sftp] target of the config. Writes pushed records. See sa-push(1).
             """,
         version: ToolInfo.version)

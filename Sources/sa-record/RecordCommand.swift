@@ -11,9 +11,9 @@ struct RecordCommand: ParsableCommand {
         commandName: "sa-record",
         abstract: "Record internet radio streams (or import MP3/AAC files) into one SQLite database per show.",
         discussion: """
-            With --config, runs every session's daily schedule in one process (forever, or one window
-            with --once). With --url and --name, records one stream now. With --input and --name,
-            imports a file or pipe. JSON lines on stdout: section_started, segment, title,
+            With --config, runs every session's daily schedule in one process (forever, or one window \
+            with --once). With --url and --name, records one stream now. With --input and --name, \
+            imports a file or pipe. JSON lines on stdout: section_started, segment, title, \
             section_finished. See sa-record(1).
             """,
         version: ToolInfo.version)

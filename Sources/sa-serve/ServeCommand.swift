@@ -10,11 +10,13 @@ import SAStore
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sa-serve",
-        abstract: "Serve the recorder's sync API over every show database (record config) or one database (--db).",
+        abstract: "Serve a recorder's sync API, or a receiver's playback API and web UI, over HTTP.",
         discussion: """
-            With a record config: GET /api/sync/shows, …/metadata, …/sections, …/segments (JSON or
-            application/x-segment-stream), …/titles, /api/mode, /api/health, /api/openapi.json.
-            With --db FILE.sqlite: the same over one database, read-only. See sa-serve(1).
+            With a record config: the recorder's sync API (GET /api/sync/shows and each show's \
+            metadata, sections, segments and titles) beside /api/health, /metrics, /api/mode and \
+            /api/openapi.json. With a receiver config: the playback API, the web UI, the sync status \
+            and trigger, and a sync pass every sync_interval_seconds. With --db FILE: the sync and playback \
+            APIs over one database, read-only. See sa-serve(1).
             """,
         version: ToolInfo.version)
 
