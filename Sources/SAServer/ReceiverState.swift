@@ -50,8 +50,7 @@ public final class ReceiverState: @unchecked Sendable {
     public init(config: ReceiverConfig, credentials: Credentials) throws {
         self.config = config
         self.credentials = credentials
-        location = try ReceiverStoreLocation(url: config.databaseURL, relativeTo: config.file)
-        password = try config.databaseCredentialProfile.map { try credentials.require(.postgres, profile: $0, field: "password") }
+        (location, password) = try config.store(credentials: credentials)
     }
 
     // MARK: databases

@@ -26,3 +26,12 @@ public enum ReceiverStoreLocation: Sendable {
         return name
     }
 }
+
+extension ReceiverConfig {
+    /// Where this receiver keeps its shows, and the database password its credentials profile
+    /// names (nil without one).
+    public func store(credentials: Credentials) throws -> (location: ReceiverStoreLocation, password: String?) {
+        (try ReceiverStoreLocation(url: databaseURL, relativeTo: file),
+         try databaseCredentialProfile.map { try credentials.require(.postgres, profile: $0, field: "password") })
+    }
+}

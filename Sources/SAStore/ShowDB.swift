@@ -308,9 +308,14 @@ public final class ShowDB {
     }
 
     public func markReported(_ ids: [Int64]) throws {
+        try runForEach("UPDATE sections SET reported = 1 WHERE id = $1", ids)
+    }
+
+    /// Runs `sql` once per id (its `$1`), all in one transaction.
+    private func runForEach(_ sql: String, _ ids: [Int64]) throws {
         guard !ids.isEmpty else { return }
         try executor.transaction {
-            for id in ids { try executor.run("UPDATE sections SET reported = 1 WHERE id = $1", [.int(id)]) }
+            for id in ids { try executor.run(sql, [.int(id)]) }
         }
     }
 
@@ -367,10 +372,7 @@ public final class ShowDB {
 
     /// Deletes the sections (and by cascade their segments and titles) in one transaction.
     public func deleteSections(_ ids: [Int64]) throws {
-        guard !ids.isEmpty else { return }
-        try executor.transaction {
-            for id in ids { try executor.run("DELETE FROM sections WHERE id = $1", [.int(id)]) }
-        }
+        try runForEach("DELETE FROM sections WHERE id = $1", ids)
     }
 
     /// Gives the freed space back (SQLite: incremental vacuum and checkpoint; PostgreSQL: VACUUM).

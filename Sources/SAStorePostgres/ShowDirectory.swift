@@ -14,8 +14,7 @@ public enum ShowDirectory {
             if !shows.isEmpty { list = list.filter { shows.contains($0.show) } }
             return (list, nil)
         case .receiver(let c):
-            let password = try c.databaseCredentialProfile.map { try credentials.require(.postgres, profile: $0, field: "password") }
-            let location = try ReceiverStoreLocation(url: c.databaseURL, relativeTo: c.file)
+            let (location, password) = try c.store(credentials: credentials)
             var names = shows
             if names.isEmpty { names = c.shows?.map(\.name) ?? [] }
             var list: [(show: String, db: String)] = []

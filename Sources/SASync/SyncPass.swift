@@ -28,8 +28,7 @@ public final class SyncPass {
         self.config = config
         self.output = output
         self.options = options
-        location = try ReceiverStoreLocation(url: config.databaseURL, relativeTo: config.file)
-        password = try config.databaseCredentialProfile.map { try credentials.require(.postgres, profile: $0, field: "password") }
+        (location, password) = try config.store(credentials: credentials)
         let token = try config.apiTokenProfile.map { try credentials.require(.api, profile: $0, field: "token") }
         remote = try RemoteRecorder(baseURL: config.remoteURL, token: token)
     }

@@ -46,3 +46,35 @@ public enum ToolMain {
         fputs(Redaction.userinfo("\(tool): \(text)") + "\n", stderr)
     }
 }
+
+/// `--show NAME`, repeatable: only these shows of the config.
+public struct ShowFilter: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Only this show of the config (repeatable).", valueName: "name"))
+    public var show: [String] = []
+
+    public init() {}
+
+    /// The names, each checked against the show-name rule.
+    public func validated() throws -> [String] { try show.map(ShowName.validate) }
+}
+
+/// `--credential-profile P`: the password for postgres:// databases named on the command line
+/// or in input lines.
+public struct DatabaseCredentialOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Credentials profile ([postgres.<profile>] password) for postgres:// databases named on the command line or in input lines.", valueName: "profile"))
+    public var credentialProfile: String?
+
+    public init() {}
+
+    /// The profile's password, nil without a profile.
+    public func password(_ credentials: Credentials) throws -> String? {
+        try credentialProfile.map { try credentials.require(.postgres, profile: $0, field: "password") }
+    }
+}
+
+extension CommandConfiguration {
+    /// A tool's configuration: its name, what it does, and the toolkit's version.
+    public static func tool(_ name: String, abstract: String, discussion: String) -> CommandConfiguration {
+        CommandConfiguration(commandName: name, abstract: abstract, discussion: discussion, version: ToolInfo.version)
+    }
+}

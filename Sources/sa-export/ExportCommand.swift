@@ -8,16 +8,16 @@ import SAStorePostgres
 
 @main
 struct ExportCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "sa-export",
+    static let configuration = CommandConfiguration.tool(
+        "sa-export",
         abstract: "Write sections as playable files without re-encoding: Opus → .ogg, AAC → .aac.",
         discussion: """
             Reads JSON lines naming sections (show, section_id, db: sa-record's section_finished, sa-pull's \
             section_synced) from standard input or FILE arguments, or takes --db FILE --section ID, or \
             --config F --pending for every finished section not exported yet. Writes exported records. \
             See sa-export(1).
-            """,
-        version: ToolInfo.version)
+            """
+    )
 
     @OptionGroup var common: CommonOptions
 
@@ -30,8 +30,7 @@ struct ExportCommand: ParsableCommand {
     @Flag(name: .long, help: "Export every finished section of the config's shows not exported yet.")
     var pending = false
 
-    @Option(name: .long, help: ArgumentHelp("Only this show with --pending (repeatable).", valueName: "name"))
-    var show: [String] = []
+    @OptionGroup var shows: ShowFilter
 
     @Option(name: .long, help: ArgumentHelp("Where files go (default: tmp).", valueName: "dir"))
     var outputDir: String = "tmp"
@@ -39,8 +38,7 @@ struct ExportCommand: ParsableCommand {
     @Flag(name: .long, help: "Also export sections that are still being recorded.")
     var includeOpen = false
 
-    @Option(name: .long, help: ArgumentHelp("Credentials profile ([postgres.<profile>]) for postgres:// databases named in input lines.", valueName: "profile"))
-    var credentialProfile: String?
+    @OptionGroup var dbCredentials: DatabaseCredentialOption
 
     @Argument(help: ArgumentHelp("JSON-lines files to read instead of standard input.", valueName: "file"))
     var files: [String] = []
@@ -56,7 +54,7 @@ struct ExportCommand: ParsableCommand {
         ToolMain.run(tool: "sa-export", options: common) {
             let credentials = Credentials(file: common.credentials)
             var run = ExportBatch(outputDir: outputDir, includeOpen: includeOpen, credentials: credentials,
-                                  defaultProfile: credentialProfile)
+                                  defaultProfile: dbCredentials.credentialProfile)
             run.onError = { ToolMain.report($0, tool: "sa-export") }
             run.onNote = { ToolMain.note("note: \($0)", tool: "sa-export") }
             if let db, let section {
@@ -68,7 +66,7 @@ struct ExportCommand: ParsableCommand {
                 // With an archive target, sections exported but not yet pushed come out again, so
                 // `sa-export --pending | sa-push` retries a failed upload on the next run.
                 if case .record(let c) = config, c.sftp != nil { run.untilPushed = true }
-                let (list, password) = try ShowDirectory.databases(config: config, credentials: credentials, shows: try show.map(ShowName.validate))
+                let (list, password) = try ShowDirectory.databases(config: config, credentials: credentials, shows: try shows.validated())
                 run.password = password
                 for (_, db) in list { run.pending(db: db) }
                 return run.status

@@ -7,23 +7,22 @@ import SAStorePostgres
 
 @main
 struct PruneCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "sa-prune",
+    static let configuration = CommandConfiguration.tool(
+        "sa-prune",
         abstract: "Retention cleanup that never cuts a session in half.",
         discussion: """
             Deletes the sections before the last session boundary older than retention_hours, on recorder \
             (SQLite) and receiver (PostgreSQL or SQLite) databases, and gives the space back. Writes one \
             pruned record per show. See sa-prune(1).
-            """,
-        version: ToolInfo.version)
+            """
+    )
 
     @OptionGroup var common: CommonOptions
 
     @Option(name: .long, help: ArgumentHelp("Prune this one database (SQLite file or postgres:// URL).", valueName: "db"))
     var db: String?
 
-    @Option(name: .long, help: ArgumentHelp("Only this show of the config (repeatable).", valueName: "name"))
-    var show: [String] = []
+    @OptionGroup var shows: ShowFilter
 
     @Option(name: .long, help: ArgumentHelp("Keep this many hours instead of the config's retention_hours (168 with --db).", valueName: "hours"))
     var retentionHours: Int?
@@ -31,11 +30,10 @@ struct PruneCommand: ParsableCommand {
     @Flag(name: .long, help: "Report what would be deleted; delete nothing.")
     var dryRun = false
 
-    @Option(name: .long, help: ArgumentHelp("Credentials profile for a postgres:// --db.", valueName: "profile"))
-    var credentialProfile: String?
+    @OptionGroup var dbCredentials: DatabaseCredentialOption
 
     func validate() throws {
-        if db != nil && (common.config != nil || !show.isEmpty) { throw ValidationError("use either --db or --config/--show") }
+        if db != nil && (common.config != nil || !shows.show.isEmpty) { throw ValidationError("use either --db or --config/--show") }
         if let r = retentionHours, !(1...1_000_000).contains(r) { throw ValidationError("--retention-hours must be 1 to 1000000, got \(r)") }
     }
 
@@ -44,7 +42,7 @@ struct PruneCommand: ParsableCommand {
             let credentials = Credentials(file: common.credentials)
             let output = JSONLineWriter.stdout
             if let db {
-                let pw = try credentialProfile.map { try credentials.require(.postgres, profile: $0, field: "password") }
+                let pw = try dbCredentials.password(credentials)
                 let database = try ShowDB.open(db: db, password: pw)
                 let name = try database.metadata()[MetaKey.name] ?? ((db as NSString).lastPathComponent as NSString).deletingPathExtension
                 output.write(try Pruner.prune(database, show: name, retentionHours: retentionHours ?? 168, dryRun: dryRun))
@@ -52,7 +50,7 @@ struct PruneCommand: ParsableCommand {
             }
             let file = common.config ?? ConfigPaths.recordConfig()
             let config = try ConfigLoader.load(file: file)
-            let names = try show.map(ShowName.validate)
+            let names = try shows.validated()
             var retention: [String: Int] = [:]
             switch config {
             case .record(let c):

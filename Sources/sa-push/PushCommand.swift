@@ -7,19 +7,18 @@ import SAStore
 
 @main
 struct PushCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "sa-push",
+    static let configuration = CommandConfiguration.tool(
+        "sa-push",
         abstract: "Archive files over SFTP: exactly once, never a partial file under the final name.",
         discussion: """
             Reads JSON lines with file_path (sa-export's exported records) from standard input, or pushes the \
             FILE arguments, to the [sftp] target of the config. Writes pushed records. See sa-push(1).
-            """,
-        version: ToolInfo.version)
+            """
+    )
 
     @OptionGroup var common: CommonOptions
 
-    @Option(name: .long, help: ArgumentHelp("Credentials profile for postgres:// databases named in input lines.", valueName: "profile"))
-    var credentialProfile: String?
+    @OptionGroup var dbCredentials: DatabaseCredentialOption
 
     @Argument(help: ArgumentHelp("Files to push (default: JSON lines on standard input).", valueName: "file"))
     var files: [String] = []
@@ -42,7 +41,7 @@ struct PushCommand: ParsableCommand {
             }
             defer { lock.release() }
             let pusher = Pusher(config: sftp, credentials: credentials, showProgress: isatty(STDERR_FILENO) != 0)
-            pusher.databasePassword = try credentialProfile.map { try credentials.require(.postgres, profile: $0, field: "password") }
+            pusher.databasePassword = try dbCredentials.password(credentials)
             defer { pusher.close() }
             var failed = false
             func one(_ local: String, _ show: String?, _ db: String?, _ section: Int64?) throws {

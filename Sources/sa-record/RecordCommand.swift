@@ -7,21 +7,20 @@ import SAStore
 
 @main
 struct RecordCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "sa-record",
+    static let configuration = CommandConfiguration.tool(
+        "sa-record",
         abstract: "Record internet radio streams (or import MP3/AAC files) into one SQLite database per show.",
         discussion: """
             With --config, runs every session's daily schedule in one process (forever, or one window \
             with --once). With --url and --name, records one stream now. With --input and --name, \
             imports a file or pipe. JSON lines on stdout: section_started, segment, title, \
             section_finished. See sa-record(1).
-            """,
-        version: ToolInfo.version)
+            """
+    )
 
     @OptionGroup var common: CommonOptions
 
-    @Option(name: .long, help: ArgumentHelp("Only this show from the config (repeatable).", valueName: "name"))
-    var show: [String] = []
+    @OptionGroup var shows: ShowFilter
 
     @Flag(name: .long, help: "Record the current or next window of each show, then exit (for cron).")
     var once = false
@@ -74,7 +73,7 @@ struct RecordCommand: ParsableCommand {
     func validate() throws {
         if url != nil && input != nil { throw ValidationError("use either --url or --input, not both") }
         if (url != nil || input != nil) && name == nil { throw ValidationError("--url and --input need --name") }
-        if (url != nil || input != nil) && (common.config != nil || !show.isEmpty || once) {
+        if (url != nil || input != nil) && (common.config != nil || !shows.show.isEmpty || once) {
             throw ValidationError("--config, --show and --once do not combine with --url or --input")
         }
         if duration != nil && until != nil { throw ValidationError("use either --duration or --until, not both") }
@@ -185,10 +184,10 @@ struct RecordCommand: ParsableCommand {
         if let p = config.apiTokenProfile { _ = try creds.value(.api, profile: p, field: "token") }
         if let s = config.sftp { _ = try creds.value(.sftp, profile: s.credentialProfile, field: "password") }
         var sessions = config.sessions
-        for s in show where !sessions.contains(where: { $0.name == s }) {
+        for s in shows.show where !sessions.contains(where: { $0.name == s }) {
             throw SAError.usage("show '\(s)' is not a session in \(file)")
         }
-        if !show.isEmpty { sessions = sessions.filter { show.contains($0.name) } }
+        if !shows.show.isEmpty { sessions = sessions.filter { shows.show.contains($0.name) } }
         guard !sessions.isEmpty else { throw SAError.config("\(file) defines no [[sessions]]") }
         let scheduled = try sessions.map {
             DailyScheduler.Show(recorder: try ShowRecorder(job: RecordingJob(session: $0, config: config)), window: $0.window!,

@@ -8,8 +8,8 @@ import SAStore
 
 @main
 struct ServeCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "sa-serve",
+    static let configuration = CommandConfiguration.tool(
+        "sa-serve",
         abstract: "Serve a recorder's sync API, or a receiver's playback API and web UI, over HTTP.",
         discussion: """
             With a record config: the recorder's sync API (GET /api/sync/shows and each show's \
@@ -17,8 +17,8 @@ struct ServeCommand: AsyncParsableCommand {
             /api/openapi.json. With a receiver config: the playback API, the web UI, the sync status \
             and trigger, and a sync pass every sync_interval_seconds. With --db FILE: the sync and playback \
             APIs over one database, read-only. See sa-serve(1).
-            """,
-        version: ToolInfo.version)
+            """
+    )
 
     @OptionGroup var common: CommonOptions
 
