@@ -45,8 +45,40 @@ enum API {
     static func respond(_ body: @escaping @Sendable () throws -> Response) async -> Response {
         do {
             return try await pool.runIfActive { try body() }
+        } catch let e as HTTPError {
+            return error(e)
         } catch {
             return API.error(SAError.from(error))
+        }
+    }
+
+    /// Hummingbird's own errors (no such route, a parameter of the wrong type): the same JSON
+    /// body, their status.
+    static func error(_ e: HTTPError) -> Response {
+        var r = API.error(SAError(e.status.code == 404 ? .missing : .badParam, e.body ?? "\(e.status.code) \(e.status.reasonPhrase)"))
+        r.status = e.status
+        return r
+    }
+}
+
+/// What a route's blocking body gets: the request and its route parameters, typed.
+struct RouteInput: Sendable {
+    let request: Request
+    let parameters: Parameters
+
+    /// The `:name` parameter.
+    func show() throws -> String { try parameters.require("name") }
+    /// An integer parameter (`:id`, `:section_id`); 400 when it is not one.
+    func id(_ name: String) throws -> Int64 { try parameters.require(name, as: Int64.self) }
+}
+
+extension RouterGroup {
+    /// A GET route whose body (database reads, building files) runs on the thread pool.
+    @discardableResult
+    func getOnPool(_ path: RouterPath = "", _ body: @escaping @Sendable (RouteInput) throws -> Response) -> Self {
+        get(path) { request, context in
+            let input = RouteInput(request: request, parameters: context.parameters)
+            return await API.respond { try body(input) }
         }
     }
 }
@@ -85,10 +117,7 @@ public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let e as HTTPError {
-            // Hummingbird's own (no route, method not allowed): the same body, its status.
-            var r = API.error(SAError(e.status.code == 404 ? .missing : .badParam, e.body ?? "\(e.status.code) \(e.status.reasonPhrase)"))
-            r.status = e.status
-            return r
+            return API.error(e)
         } catch {
             return API.error(SAError.from(error))
         }

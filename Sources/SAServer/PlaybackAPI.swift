@@ -115,134 +115,120 @@ public enum PlaybackAPI {
         let session = show.group("session/:id")
         let media = files.group("show/:name/session/:id")
 
-        api.get("shows") { _, _ in
-            await API.respond {
-                var list: [JSONValue] = []
-                for name in try store.showNames() {
-                    guard let db = try? store.database(name) else { continue }
-                    let (meta, sections) = try db.with { (try $0.metadata(), try $0.sections()) }
-                    let withAudio = sections.filter { $0.segments > 0 }
-                    let rate = AudioFormat.sampleRate(stored: meta[MetaKey.sampleRate], format: meta[MetaKey.audioFormat])
-                    list.append(.object([
-                        ("name", .string(name)), ("audio_format", .string(meta[MetaKey.audioFormat] ?? "")),
-                        ("bitrate", .string(meta[MetaKey.bitrate] ?? "")), ("sample_rate", .string(meta[MetaKey.sampleRate] ?? "")),
-                        ("sessions", .int(Int64(withAudio.count))),
-                        ("first_start_ms", withAudio.first.map { .int($0.startTimestampMs) } ?? .null),
-                        ("last_end_ms", withAudio.last.map { .int($0.startTimestampMs + $0.durationSamples * 1000 / rate) } ?? .null),
-                    ]))
-                }
-                return API.json(.object([("shows", .array(list))]))
-            }
-        }
-
-        show.get("metadata") { _, context in
-            let name = try context.parameters.require("name")
-            return await API.respond {
-                let meta = try store.database(name).with { try $0.metadata() }
-                return API.json(.object(meta.keys.sorted().map { ($0, .string(meta[$0]!)) }))
-            }
-        }
-
-        show.get("sessions") { request, context in
-            let name = try context.parameters.require("name")
-            let q = request.uri.queryParameters
-            let fromText = q.get("from_ms"), toText = q.get("to_ms")
-            return await API.respond {
-                let from = try RecorderAPI.integer(fromText, "from_ms", default: 0, min: 0)
-                let to = try RecorderAPI.integer(toText, "to_ms", default: Int64.max, min: 0)
-                guard from <= to else { throw SAError(.badParam, "from_ms is after to_ms") }
-                let db = try store.database(name)
+        api.getOnPool("shows") { r in
+            var list: [JSONValue] = []
+            for name in try store.showNames() {
+                guard let db = try? store.database(name) else { continue }
                 let (meta, sections) = try db.with { (try $0.metadata(), try $0.sections()) }
+                let withAudio = sections.filter { $0.segments > 0 }
                 let rate = AudioFormat.sampleRate(stored: meta[MetaKey.sampleRate], format: meta[MetaKey.audioFormat])
-                var list: [JSONValue] = []
-                for s in sections where s.segments > 0 {
-                    let end = s.startTimestampMs + s.durationSamples * 1000 / rate
-                    // A session overlapping the range is included.
-                    guard end >= from && s.startTimestampMs <= to else { continue }
-                    let titles = try db.with { try $0.titles(section: s.id) }.count
-                    list.append(.object([
-                        ("section_id", .int(s.id)), ("start_ms", .int(s.startTimestampMs)), ("end_ms", .int(end)),
-                        ("duration_ms", .int(end - s.startTimestampMs)), ("segments", .int(s.segments)),
-                        ("first_segment_id", s.firstSegmentID.map { .int($0) } ?? .null),
-                        ("last_segment_id", s.lastSegmentID.map { .int($0) } ?? .null),
-                        ("is_open", .bool(s.isOpen)), ("titles", .int(Int64(titles))),
-                    ]))
-                }
-                return API.json(.object([("show", .string(name)), ("audio_format", .string(meta[MetaKey.audioFormat] ?? "")),
-                                         ("sessions", .array(list))]))
+                list.append(.object([
+                    ("name", .string(name)), ("audio_format", .string(meta[MetaKey.audioFormat] ?? "")),
+                    ("bitrate", .string(meta[MetaKey.bitrate] ?? "")), ("sample_rate", .string(meta[MetaKey.sampleRate] ?? "")),
+                    ("sessions", .int(Int64(withAudio.count))),
+                    ("first_start_ms", withAudio.first.map { .int($0.startTimestampMs) } ?? .null),
+                    ("last_end_ms", withAudio.last.map { .int($0.startTimestampMs + $0.durationSamples * 1000 / rate) } ?? .null),
+                ]))
             }
+            return API.json(.object([("shows", .array(list))]))
         }
 
-        session.get("titles") { _, context in
-            let name = try context.parameters.require("name"), id = try context.parameters.require("id", as: Int64.self)
-            return await API.respond {
-                let db = try store.database(name)
-                guard let s = try db.with({ try $0.section(id) }) else { throw SAError(.missing, "unknown session \(id) of '\(name)'") }
-                let titles = try db.with { try $0.titles(section: id) }
-                return API.json(.array(titles.map {
-                    .object([("timestamp_ms", .int($0.timestampMs)), ("offset_seconds", .double(Double(max(0, $0.timestampMs - s.startTimestampMs)) / 1000)),
-                             ("title", .string($0.title))])
-                }))
-            }
+        show.getOnPool("metadata") { r in
+            let name = try r.show()
+            let meta = try store.database(name).with { try $0.metadata() }
+            return API.json(.object(meta.keys.sorted().map { ($0, .string(meta[$0]!)) }))
         }
 
-        session.get("estimate_segment") { request, context in
-            let name = try context.parameters.require("name"), id = try context.parameters.require("id", as: Int64.self)
-            let tsText = request.uri.queryParameters.get("timestamp_ms")
-            return await API.respond {
-                guard let tsText, let ts = Int64(tsText) else { throw SAError(.badParam, "timestamp_ms is required") }
-                let db = try store.database(name)
-                let rate = try db.with { try $0.sampleRate() }
-                guard let s = try db.with({ try $0.section(id) }), let first = s.firstSegmentID, let last = s.lastSegmentID else {
-                    throw SAError(.missing, "unknown session \(id) of '\(name)'")
-                }
+        show.getOnPool("sessions") { r in
+            let name = try r.show()
+            let q = r.request.uri.queryParameters
+            let fromText = q.get("from_ms"), toText = q.get("to_ms")
+            let from = try RecorderAPI.integer(fromText, "from_ms", default: 0, min: 0)
+            let to = try RecorderAPI.integer(toText, "to_ms", default: Int64.max, min: 0)
+            guard from <= to else { throw SAError(.badParam, "from_ms is after to_ms") }
+            let db = try store.database(name)
+            let (meta, sections) = try db.with { (try $0.metadata(), try $0.sections()) }
+            let rate = AudioFormat.sampleRate(stored: meta[MetaKey.sampleRate], format: meta[MetaKey.audioFormat])
+            var list: [JSONValue] = []
+            for s in sections where s.segments > 0 {
                 let end = s.startTimestampMs + s.durationSamples * 1000 / rate
-                guard ts >= s.startTimestampMs && ts <= end else {
-                    throw SAError(.badParam, "timestamp \(ts) is outside session \(id) (\(s.startTimestampMs) – \(end))")
-                }
-                // Walk the real segment timestamps rather than assuming equal lengths.
-                var found = first
-                for seg in try db.with({ try $0.timeline(section: id) }) where seg.timestampMs <= ts { found = seg.id }
-                return API.json(.object([("section_id", .int(id)), ("estimated_segment_id", .int(min(found, last))), ("timestamp_ms", .int(ts))]))
+                // A session overlapping the range is included.
+                guard end >= from && s.startTimestampMs <= to else { continue }
+                let titles = try db.with { try $0.titles(section: s.id) }.count
+                list.append(.object([
+                    ("section_id", .int(s.id)), ("start_ms", .int(s.startTimestampMs)), ("end_ms", .int(end)),
+                    ("duration_ms", .int(end - s.startTimestampMs)), ("segments", .int(s.segments)),
+                    ("first_segment_id", s.firstSegmentID.map { .int($0) } ?? .null),
+                    ("last_segment_id", s.lastSegmentID.map { .int($0) } ?? .null),
+                    ("is_open", .bool(s.isOpen)), ("titles", .int(Int64(titles))),
+                ]))
             }
+            return API.json(.object([("show", .string(name)), ("audio_format", .string(meta[MetaKey.audioFormat] ?? "")),
+                                     ("sessions", .array(list))]))
+        }
+
+        session.getOnPool("titles") { r in
+            let name = try r.show(), id = try r.id("id")
+            let db = try store.database(name)
+            guard let s = try db.with({ try $0.section(id) }) else { throw SAError(.missing, "unknown session \(id) of '\(name)'") }
+            let titles = try db.with { try $0.titles(section: id) }
+            return API.json(.array(titles.map {
+                .object([("timestamp_ms", .int($0.timestampMs)), ("offset_seconds", .double(Double(max(0, $0.timestampMs - s.startTimestampMs)) / 1000)),
+                         ("title", .string($0.title))])
+            }))
+        }
+
+        session.getOnPool("estimate_segment") { r in
+            let name = try r.show(), id = try r.id("id")
+            let tsText = r.request.uri.queryParameters.get("timestamp_ms")
+            guard let tsText, let ts = Int64(tsText) else { throw SAError(.badParam, "timestamp_ms is required") }
+            let db = try store.database(name)
+            let rate = try db.with { try $0.sampleRate() }
+            guard let s = try db.with({ try $0.section(id) }), let first = s.firstSegmentID, let last = s.lastSegmentID else {
+                throw SAError(.missing, "unknown session \(id) of '\(name)'")
+            }
+            let end = s.startTimestampMs + s.durationSamples * 1000 / rate
+            guard ts >= s.startTimestampMs && ts <= end else {
+                throw SAError(.badParam, "timestamp \(ts) is outside session \(id) (\(s.startTimestampMs) – \(end))")
+            }
+            // Walk the real segment timestamps rather than assuming equal lengths.
+            var found = first
+            for seg in try db.with({ try $0.timeline(section: id) }) where seg.timestampMs <= ts { found = seg.id }
+            return API.json(.object([("section_id", .int(id)), ("estimated_segment_id", .int(min(found, last))), ("timestamp_ms", .int(ts))]))
         }
 
         // Per-session audio a browser's <audio> plays and seeks: .ogg (Opus) or .aac (AAC).
         for ext in ["ogg", "aac"] {
-            media.get(RouterPath(stringLiteral: "audio.\(ext)")) { request, context in
-                let name = try context.parameters.require("name"), id = try context.parameters.require("id", as: Int64.self)
-                let range = request.headers[.range]
-                let isHead = request.method == .head
-                return await API.respond {
-                    let (path, format) = try cache.file(show: name, database: try store.database(name), section: id)
-                    guard format.fileExtension == ext else {
-                        throw SAError(.missing, "session \(id) of '\(name)' is \(format.rawValue); use audio.\(format.fileExtension)")
-                    }
-                    return try FileResponder.respond(path: path, contentType: ext == "ogg" ? "audio/ogg" : "audio/aac", range: range, head: isHead)
+            media.getOnPool(RouterPath(stringLiteral: "audio.\(ext)")) { r in
+                let name = try r.show(), id = try r.id("id")
+                let range = r.request.headers[.range]
+                let isHead = r.request.method == .head
+                let (path, format) = try cache.file(show: name, database: try store.database(name), section: id)
+                guard format.fileExtension == ext else {
+                    throw SAError(.missing, "session \(id) of '\(name)' is \(format.rawValue); use audio.\(format.fileExtension)")
                 }
+                return try FileResponder.respond(path: path, contentType: ext == "ogg" ? "audio/ogg" : "audio/aac", range: range, head: isHead)
             }
         }
 
-        media.get("playlist.m3u8") { _, context in
-            let name = try context.parameters.require("name"), id = try context.parameters.require("id", as: Int64.self)
-            return await API.respond {
-                let db = try store.database(name)
-                let meta = try db.with { try $0.metadata() }
-                guard let s = try db.with({ try $0.section(id) }), s.segments > 0 else { throw SAError(.missing, "unknown session \(id) of '\(name)'") }
-                let rate = Double(AudioFormat.sampleRate(stored: meta[MetaKey.sampleRate], format: meta[MetaKey.audioFormat]))
-                let lines = try db.with { try $0.timeline(section: id) }.map { ($0.id, Double($0.durationSamples) / rate) }
-                let isOpus = meta[MetaKey.audioFormat] == "opus"
-                var text = "#EXTM3U\n#EXT-X-VERSION:\(isOpus ? 7 : 3)\n"
-                text += "#EXT-X-TARGETDURATION:\(Int((lines.map(\.1).max() ?? 10).rounded(.up)))\n#EXT-X-MEDIA-SEQUENCE:0\n"
-                text += "#EXT-X-PLAYLIST-TYPE:\(s.isOpen ? "EVENT" : "VOD")\n"
-                if isOpus { text += "#EXT-X-MAP:URI=\"init.mp4\"\n" }
-                for (segID, duration) in lines {
-                    // Relative URLs, so a reverse proxy under a sub-path works.
-                    text += String(format: "#EXTINF:%.6f,\n", duration) + "segment/\(segID).\(isOpus ? "m4s" : "aac")\n"
-                }
-                if !s.isOpen { text += "#EXT-X-ENDLIST\n" }
-                return API.bytes(Array(text.utf8), contentType: "application/vnd.apple.mpegurl")
+        media.getOnPool("playlist.m3u8") { r in
+            let name = try r.show(), id = try r.id("id")
+            let db = try store.database(name)
+            let meta = try db.with { try $0.metadata() }
+            guard let s = try db.with({ try $0.section(id) }), s.segments > 0 else { throw SAError(.missing, "unknown session \(id) of '\(name)'") }
+            let rate = Double(AudioFormat.sampleRate(stored: meta[MetaKey.sampleRate], format: meta[MetaKey.audioFormat]))
+            let lines = try db.with { try $0.timeline(section: id) }.map { ($0.id, Double($0.durationSamples) / rate) }
+            let isOpus = meta[MetaKey.audioFormat] == "opus"
+            var text = "#EXTM3U\n#EXT-X-VERSION:\(isOpus ? 7 : 3)\n"
+            text += "#EXT-X-TARGETDURATION:\(Int((lines.map(\.1).max() ?? 10).rounded(.up)))\n#EXT-X-MEDIA-SEQUENCE:0\n"
+            text += "#EXT-X-PLAYLIST-TYPE:\(s.isOpen ? "EVENT" : "VOD")\n"
+            if isOpus { text += "#EXT-X-MAP:URI=\"init.mp4\"\n" }
+            for (segID, duration) in lines {
+                // Relative URLs, so a reverse proxy under a sub-path works.
+                text += String(format: "#EXTINF:%.6f,\n", duration) + "segment/\(segID).\(isOpus ? "m4s" : "aac")\n"
             }
+            if !s.isOpen { text += "#EXT-X-ENDLIST\n" }
+            return API.bytes(Array(text.utf8), contentType: "application/vnd.apple.mpegurl")
         }
 
         media.get("segment/:file") { _, context in
@@ -283,13 +269,11 @@ public enum PlaybackAPI {
             }
         }
 
-        media.get("init.mp4") { _, context in
-            let name = try context.parameters.require("name")
-            return await API.respond {
-                let meta = try store.database(name).with { try $0.metadata() }
-                guard meta[MetaKey.audioFormat] == "opus" else { throw SAError(.missing, "only Opus sessions have an init segment") }
-                return API.bytes(FragmentedMP4.initSegment(preSkip: Int(meta[MetaKey.encoderDelay] ?? "312") ?? 312), contentType: "audio/mp4")
-            }
+        media.getOnPool("init.mp4") { r in
+            let name = try r.show()
+            let meta = try store.database(name).with { try $0.metadata() }
+            guard meta[MetaKey.audioFormat] == "opus" else { throw SAError(.missing, "only Opus sessions have an init segment") }
+            return API.bytes(FragmentedMP4.initSegment(preSkip: Int(meta[MetaKey.encoderDelay] ?? "312") ?? 312), contentType: "audio/mp4")
         }
     }
 }

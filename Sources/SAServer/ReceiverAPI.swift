@@ -33,21 +33,17 @@ public enum ReceiverAPI {
     /// `api` is the `/api` group, `root` the root (for `/metrics`, where Prometheus looks).
     public static func addCommonRoutes<Context: RequestContext>(api: RouterGroup<Context>, root: RouterGroup<Context>, mode: String,
                                                                 monitor: Monitor? = nil) {
-        api.get("health") { _, _ in
+        api.getOnPool("health") { r in
             guard let monitor else { return API.json(.object([("status", "ok")])) }
-            return await API.respond {
-                let problems = monitor.problems()
-                if problems.isEmpty { return API.json(.object([("status", "ok")])) }
-                let text = problems.map { "show '\($0.show)': \($0.message)" }.joined(separator: "; ")
-                return API.json(.object([("status", "failing"), ("error", .string(text)),
-                                         ("shows", .array(problems.map { .object([("show", .string($0.show)), ("problem", .string($0.message))]) }))]),
-                                status: .serviceUnavailable)
-            }
+            let problems = monitor.problems()
+            if problems.isEmpty { return API.json(.object([("status", "ok")])) }
+            let text = problems.map { "show '\($0.show)': \($0.message)" }.joined(separator: "; ")
+            return API.json(.object([("status", "failing"), ("error", .string(text)),
+                                     ("shows", .array(problems.map { .object([("show", .string($0.show)), ("problem", .string($0.message))]) }))]),
+                            status: .serviceUnavailable)
         }
         if let monitor {
-            root.get("metrics") { _, _ in
-                await API.respond { API.bytes(Array(monitor.metrics().utf8), contentType: PrometheusText.contentType) }
-            }
+            root.getOnPool("metrics") { _ in API.bytes(Array(monitor.metrics().utf8), contentType: PrometheusText.contentType) }
         }
         api.get("mode") { _, _ in API.json(.object([("mode", .string(mode))])) }
         api.get("openapi.json") { _, _ in

@@ -71,90 +71,77 @@ public enum RecorderAPI {
             }
         }
 
-        shows.get { _, _ in
-            await API.respond {
-                var list: [JSONValue] = []
-                for (name, path) in source.all {
-                    guard let reader = try? ShowDB.openFile(path, readOnly: true), let meta = try? reader.metadata(),
-                          meta[MetaKey.isRecipient] != "true", let range = try? reader.idRange(), let maxID = range.max
-                    else { continue }
-                    list.append(.object([("name", .string(name)), ("min_id", .int(range.min ?? maxID)), ("max_id", .int(maxID)),
-                                         ("audio_format", .string(meta[MetaKey.audioFormat] ?? "")),
-                                         ("bitrate", .string(meta[MetaKey.bitrate] ?? "")),
-                                         ("unique_id", .string(meta[MetaKey.uniqueID] ?? ""))]))
-                }
-                return API.json(.object([("shows", .array(list))]))
+        shows.getOnPool { _ in
+            var list: [JSONValue] = []
+            for (name, path) in source.all {
+                guard let reader = try? ShowDB.openFile(path, readOnly: true), let meta = try? reader.metadata(),
+                      meta[MetaKey.isRecipient] != "true", let range = try? reader.idRange(), let maxID = range.max
+                else { continue }
+                list.append(.object([("name", .string(name)), ("min_id", .int(range.min ?? maxID)), ("max_id", .int(maxID)),
+                                     ("audio_format", .string(meta[MetaKey.audioFormat] ?? "")),
+                                     ("bitrate", .string(meta[MetaKey.bitrate] ?? "")),
+                                     ("unique_id", .string(meta[MetaKey.uniqueID] ?? ""))]))
             }
+            return API.json(.object([("shows", .array(list))]))
         }
 
-        show.get("metadata") { _, context in
-            let name = try context.parameters.require("name")
-            return await API.respond {
-                let reader = try openShow(name)
-                let meta = try reader.metadata()
-                let range = try reader.idRange()
-                return API.json(.object([
-                    ("unique_id", .string(meta[MetaKey.uniqueID] ?? "")), ("name", .string(meta[MetaKey.name] ?? name)),
-                    ("audio_format", .string(meta[MetaKey.audioFormat] ?? "")), ("bitrate", .string(meta[MetaKey.bitrate] ?? "")),
-                    ("sample_rate", .string(meta[MetaKey.sampleRate] ?? "")), ("version", .string(meta[MetaKey.version] ?? "")),
-                    ("is_recipient", .bool(false)),
-                    ("min_id", range.min.map { .int($0) } ?? .null), ("max_id", range.max.map { .int($0) } ?? .null),
-                    ("split_interval", .string(meta[MetaKey.splitInterval] ?? "")),
-                    ("encoder_delay_samples", .string(meta[MetaKey.encoderDelay] ?? "")),
-                ]))
-            }
+        show.getOnPool("metadata") { r in
+            let name = try r.show()
+            let reader = try openShow(name)
+            let meta = try reader.metadata()
+            let range = try reader.idRange()
+            return API.json(.object([
+                ("unique_id", .string(meta[MetaKey.uniqueID] ?? "")), ("name", .string(meta[MetaKey.name] ?? name)),
+                ("audio_format", .string(meta[MetaKey.audioFormat] ?? "")), ("bitrate", .string(meta[MetaKey.bitrate] ?? "")),
+                ("sample_rate", .string(meta[MetaKey.sampleRate] ?? "")), ("version", .string(meta[MetaKey.version] ?? "")),
+                ("is_recipient", .bool(false)),
+                ("min_id", range.min.map { .int($0) } ?? .null), ("max_id", range.max.map { .int($0) } ?? .null),
+                ("split_interval", .string(meta[MetaKey.splitInterval] ?? "")),
+                ("encoder_delay_samples", .string(meta[MetaKey.encoderDelay] ?? "")),
+            ]))
         }
 
-        show.get("sections") { _, context in
-            let name = try context.parameters.require("name")
-            return await API.respond {
-                API.json(.array(try openShow(name).sections().map(\.json)))
-            }
+        show.getOnPool("sections") { r in
+            API.json(.array(try openShow(try r.show()).sections().map(\.json)))
         }
 
-        show.get("titles") { request, context in
-            let name = try context.parameters.require("name")
-            let after = request.uri.queryParameters.get("after_id")
-            return await API.respond {
-                let afterID = try integer(after, "after_id", default: 0, min: 0)
-                return API.json(.array(try openShow(name).titles(afterID: afterID).map(\.json)))
-            }
+        show.getOnPool("titles") { r in
+            let name = try r.show()
+            let after = r.request.uri.queryParameters.get("after_id")
+            let afterID = try integer(after, "after_id", default: 0, min: 0)
+            return API.json(.array(try openShow(name).titles(afterID: afterID).map(\.json)))
         }
 
-        show.get("segments") { request, context in
-            let name = try context.parameters.require("name")
-            let q = request.uri.queryParameters
+        show.getOnPool("segments") { r in
+            let name = try r.show()
+            let q = r.request.uri.queryParameters
             let start = q.get("start_id"), end = q.get("end_id"), limitText = q.get("limit")
-            let binary = (request.headers[.accept] ?? "").contains(SegmentStream.contentType)
-            return await API.respond {
-                let startID = try integer(start, "start_id", default: 0, min: 0)
-                let endID = try integer(end, "end_id", default: Int64.max, min: 0)
-                let limit = try integer(limitText, "limit", default: 100, min: 1)
-                guard startID <= endID else { throw SAError(.badParam, "start_id \(startID) is after end_id \(endID)") }
-                let reader = try openShow(name)
-                let rows = try reader.segments(startID: startID, endID: endID, limit: Int(min(limit, Int64(options.maxLimit))))
-                if binary { return API.bytes(SegmentStream.encode(rows), contentType: SegmentStream.contentType) }
-                return API.json(.array(rows.map(\.json)))
-            }
+            let binary = (r.request.headers[.accept] ?? "").contains(SegmentStream.contentType)
+            let startID = try integer(start, "start_id", default: 0, min: 0)
+            let endID = try integer(end, "end_id", default: Int64.max, min: 0)
+            let limit = try integer(limitText, "limit", default: 100, min: 1)
+            guard startID <= endID else { throw SAError(.badParam, "start_id \(startID) is after end_id \(endID)") }
+            let reader = try openShow(name)
+            let rows = try reader.segments(startID: startID, endID: endID, limit: Int(min(limit, Int64(options.maxLimit))))
+            if binary { return API.bytes(SegmentStream.encode(rows), contentType: SegmentStream.contentType) }
+            return API.json(.array(rows.map(\.json)))
         }
 
-        show.get("sections/:section_id/export") { request, context in
-            let name = try context.parameters.require("name")
-            let sectionID = try context.parameters.require("section_id", as: Int64.self)
-            let includeOpen = request.uri.queryParameters.get("include_open") == "true"
-            return await API.respond {
-                let path = try openShow(name).location
-                let db = try ShowDB.openFile(path, readOnly: options.readOnly)
-                do {
-                    let r = try SectionExporter.export(database: db, sectionID: sectionID, outputDir: options.exportDir,
-                                                       includeOpen: includeOpen, recordBookkeeping: !options.readOnly)
-                    return API.json(.object([("file_path", .string(r.filePath)), ("section_id", .int(r.sectionID)),
-                                             ("format", .string(r.format)), ("duration_seconds", .double((r.durationSeconds * 1000).rounded() / 1000)),
-                                             ("bytes", .int(r.bytes)), ("sha256", .string(r.sha256)), ("status", .string(r.status))]))
-                } catch var skipped as SAError where skipped.code == .openSection {
-                    skipped.message += " (add ?include_open=true)"
-                    throw skipped
-                }
+        show.getOnPool("sections/:section_id/export") { r in
+            let name = try r.show()
+            let sectionID = try r.id("section_id")
+            let includeOpen = r.request.uri.queryParameters.get("include_open") == "true"
+            let path = try openShow(name).location
+            let db = try ShowDB.openFile(path, readOnly: options.readOnly)
+            do {
+                let r = try SectionExporter.export(database: db, sectionID: sectionID, outputDir: options.exportDir,
+                                                   includeOpen: includeOpen, recordBookkeeping: !options.readOnly)
+                return API.json(.object([("file_path", .string(r.filePath)), ("section_id", .int(r.sectionID)),
+                                         ("format", .string(r.format)), ("duration_seconds", .double((r.durationSeconds * 1000).rounded() / 1000)),
+                                         ("bytes", .int(r.bytes)), ("sha256", .string(r.sha256)), ("status", .string(r.status))]))
+            } catch var skipped as SAError where skipped.code == .openSection {
+                skipped.message += " (add ?include_open=true)"
+                throw skipped
             }
         }
     }
