@@ -41,7 +41,6 @@ public protocol SQLExecutor: AnyObject {
     func script(_ sql: String) throws
     /// Runs one statement; `row` sees each result row in turn.
     func query(_ sql: String, _ params: [SQLValue], _ row: (any SQLRow) throws -> Void) throws
-    func transaction<T>(_ body: () throws -> T) throws -> T
     /// Appends rows to `table` (inside the caller's transaction): COPY on PostgreSQL, one
     /// prepared INSERT on SQLite.
     func bulkInsert(table: String, columns: [String], rows: Int, _ row: (Int) -> [SQLValue]) throws
@@ -55,6 +54,21 @@ public protocol SQLExecutor: AnyObject {
 }
 
 extension SQLExecutor {
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    /// SQLite takes the write lock at once (`BEGIN IMMEDIATE`), so two writers wait for each
+    /// other instead of failing halfway.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try script(dialect == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN")
+        do {
+            let result = try body()
+            try script("COMMIT")
+            return result
+        } catch {
+            try? script("ROLLBACK")
+            throw error
+        }
+    }
+
     public func run(_ sql: String, _ params: [SQLValue] = []) throws {
         try query(sql, params) { _ in }
     }

@@ -130,18 +130,6 @@ public final class SQLiteDatabase: SQLExecutor {
         }
     }
 
-    public func transaction<T>(_ body: () throws -> T) throws -> T {
-        try script("BEGIN IMMEDIATE")
-        do {
-            let result = try body()
-            try script("COMMIT")
-            return result
-        } catch {
-            try? script("ROLLBACK")
-            throw error
-        }
-    }
-
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
     public func bulkInsert(table: String, columns: [String], rows: Int, _ row: (Int) -> [SQLValue]) throws {

@@ -106,18 +106,6 @@ public final class PGConnection: SQLExecutor {
         }
     }
 
-    public func transaction<T>(_ body: () throws -> T) throws -> T {
-        try script("BEGIN")
-        do {
-            let v = try body()
-            try script("COMMIT")
-            return v
-        } catch {
-            _ = try? script("ROLLBACK")
-            throw error
-        }
-    }
-
     /// Column types by table, for COPY's binary fields (an int4 column takes 4 bytes, not 8).
     private var columnTypes: [String: [String: UInt32]] = [:]
 
