@@ -84,14 +84,14 @@ let package = Package(
         // The recording engine: stream client, ICY demuxing, playlists, sections and segments.
         .target(
             name: "SARecorder",
-            dependencies: ["SACommon", "SAStore", "SAAudio", "CCurl"],
+            dependencies: ["SACommon", "SAStore", "SAAudio", "CCurl", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
 
         // One sync pass from a recorder's API into a receiver store (PostgreSQL or SQLite).
         .target(
             name: "SASync",
-            dependencies: ["SACommon", "SAStore", "SAStorePostgres", "CCurl"],
+            dependencies: ["SACommon", "SAStore", "SAStorePostgres", "CCurl", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // Sections to playable files without re-encoding (Ogg Opus, ADTS), streaming.
@@ -118,7 +118,7 @@ let package = Package(
         ),
 
         tool("sa-record", ["SARecorder", "SAStore"]),
-        tool("sa-serve", ["SAServer", .product(name: "Hummingbird", package: "hummingbird")]),
+        tool("sa-serve", ["SAServer", "SAStore", .product(name: "Hummingbird", package: "hummingbird")]),
         tool("sa-pull", ["SASync", "SAStore"]),
         tool("sa-export", ["SAExport", "SAStore", "SAStorePostgres"]),
         tool("sa-prune", ["SAStore", "SAStorePostgres"]),
