@@ -96,8 +96,7 @@ public enum Schema {
     public static func migrate(_ db: any SQLExecutor) throws {
         func version() throws -> Int {
             guard try db.tableExists("metadata") else { return 0 }
-            let text = try db.first("SELECT value FROM metadata WHERE key = 'version'", []) { $0.text(0) ?? "0" }
-            return Int(text ?? "0") ?? 0
+            return Int(try ShowDB(db).metadata(MetaKey.version) ?? "0") ?? 0
         }
         func check(_ v: Int) throws {
             guard v <= currentVersion else {
