@@ -42,19 +42,19 @@ public struct SAError: Error, CustomStringConvertible, Sendable {
         case usage, badParam, badShowName
         // 65: input or stored data is wrong.
         case badJSON, missingField, badFileName, badAudio, unsupported, corrupt, version, recipient, badDatabase
-        case notAShowDatabase, storedShowName, sourceMismatch, badRecord, notRecordedYet, missing
+        case notAShowDatabase, storedShowName, sourceMismatch, badRecord, notRecordedYet, missing, corruptStorage
         // 66: a named file, database or show is not there.
         case notFound, unreadable
         // 69: a server is unreachable or answered nonsense.
         case unavailable, badResponse
         // 70: our fault, or the database's.
-        case internalError, database
+        case internalError, database, storageFault
         // 73, 74: files cannot be created or written.
-        case cantCreate, io, diskFull, uploadMismatch
+        case cantCreate, databaseUncreatable, io, diskFull, uploadMismatch
         // 75: try again later.
         case busy, conflict, locked, changed, openSection
         // 77: not allowed.
-        case auth, permission, forbidden, hostKey
+        case auth, permission, forbidden, hostKey, deniedStorage
         // 78: the config is wrong.
         case config, settingsMismatch
 
@@ -77,8 +77,8 @@ public struct SAError: Error, CustomStringConvertible, Sendable {
             case .sourceMismatch, .uploadMismatch, .settingsMismatch: return "mismatch"
             case .badRecord, .badResponse: return "bad_response"
             case .notRecordedYet: return "not_recorded_yet"
-            case .missing, .notFound: return "not_found"
-            case .unreadable, .cantCreate, .io, .busy: return "io"
+            case .missing, .notFound, .databaseUncreatable: return "not_found"
+            case .unreadable, .cantCreate, .io, .busy, .corruptStorage, .storageFault, .deniedStorage: return "io"
             case .unavailable: return "unavailable"
             case .internalError: return "internal"
             case .database: return "db"
@@ -99,15 +99,15 @@ public struct SAError: Error, CustomStringConvertible, Sendable {
             switch self {
             case .usage, .badParam, .badShowName: return .usage
             case .badJSON, .missingField, .badFileName, .badAudio, .unsupported, .corrupt, .version, .recipient, .badDatabase,
-                 .notAShowDatabase, .storedShowName, .sourceMismatch, .badRecord, .notRecordedYet, .missing:
+                 .notAShowDatabase, .storedShowName, .sourceMismatch, .badRecord, .notRecordedYet, .missing, .corruptStorage:
                 return .dataError
             case .notFound, .unreadable: return .noInput
             case .unavailable, .badResponse: return .unavailable
-            case .internalError, .database: return .software
-            case .cantCreate: return .cantCreate
+            case .internalError, .database, .storageFault: return .software
+            case .cantCreate, .databaseUncreatable: return .cantCreate
             case .io, .diskFull, .uploadMismatch: return .ioError
             case .busy, .conflict, .locked, .changed, .openSection: return .tempFail
-            case .auth, .permission, .forbidden, .hostKey: return .noPermission
+            case .auth, .permission, .forbidden, .hostKey, .deniedStorage: return .noPermission
             case .config, .settingsMismatch: return .config
             }
         }
@@ -115,7 +115,7 @@ public struct SAError: Error, CustomStringConvertible, Sendable {
         /// The status an HTTP API answers with.
         public var httpStatus: Int {
             switch self {
-            case .usage, .badParam, .badShowName: return 400
+            case .usage, .badParam, .badShowName, .storedShowName: return 400
             case .auth: return 401
             case .recipient, .forbidden: return 403
             case .notFound, .missing, .notAShowDatabase, .notRecordedYet: return 404

@@ -212,7 +212,7 @@ public final class SFTPClient {
         case UInt(LIBSSH2_FX_NO_SPACE_ON_FILESYSTEM), UInt(LIBSSH2_FX_QUOTA_EXCEEDED): meaning = "no space left"
         default: meaning = "SFTP status \(code)"
         }
-        return SAError(code == UInt(LIBSSH2_FX_PERMISSION_DENIED) ? .permission : .io, "\(what) on \(config.host): \(meaning)")
+        return SAError(code == UInt(LIBSSH2_FX_PERMISSION_DENIED) ? .deniedStorage : .io, "\(what) on \(config.host): \(meaning)")
     }
 
     /// Size of a remote file, or nil when it does not exist.

@@ -34,17 +34,21 @@ enum API {
     /// request may block for seconds (a long section's first export, a database reconnect), so
     /// sa-serve keeps its own: sixteen, so that ten receivers pulling and a browser playing
     /// are not queued behind each other.
-    static let pool: NIOThreadPool = {
-        let p = NIOThreadPool(numberOfThreads: 16)
+    static let pool = started(NIOThreadPool(numberOfThreads: 16))
+    /// `/api/health` and `/metrics` have two threads of their own, so a monitor is answered
+    /// even while every request thread waits on a long export or a database coming back.
+    static let monitorPool = started(NIOThreadPool(numberOfThreads: 2))
+
+    private static func started(_ p: NIOThreadPool) -> NIOThreadPool {
         p.start()
         return p
-    }()
+    }
 
-    /// Runs blocking database work on the thread pool, off the event loops, and turns errors
+    /// Runs blocking database work on a thread pool, off the event loops, and turns errors
     /// into their wire form.
-    static func respond(_ body: @escaping @Sendable () throws -> Response) async -> Response {
+    static func respond(on threads: NIOThreadPool = pool, _ body: @escaping @Sendable () throws -> Response) async -> Response {
         do {
-            return try await pool.runIfActive { try body() }
+            return try await threads.runIfActive { try body() }
         } catch let e as HTTPError {
             return error(e)
         } catch {
@@ -75,10 +79,11 @@ struct RouteInput: Sendable {
 extension RouterGroup {
     /// A GET route whose body (database reads, building files) runs on the thread pool.
     @discardableResult
-    func getOnPool(_ path: RouterPath = "", _ body: @escaping @Sendable (RouteInput) throws -> Response) -> Self {
+    func getOnPool(_ path: RouterPath = "", threads: NIOThreadPool = API.pool,
+                   _ body: @escaping @Sendable (RouteInput) throws -> Response) -> Self {
         get(path) { request, context in
             let input = RouteInput(request: request, parameters: context.parameters)
-            return await API.respond { try body(input) }
+            return await API.respond(on: threads) { try body(input) }
         }
     }
 }

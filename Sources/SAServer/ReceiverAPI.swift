@@ -33,7 +33,7 @@ public enum ReceiverAPI {
     /// `api` is the `/api` group, `root` the root (for `/metrics`, where Prometheus looks).
     public static func addCommonRoutes<Context: RequestContext>(api: RouterGroup<Context>, root: RouterGroup<Context>, mode: String,
                                                                 monitor: Monitor? = nil) {
-        api.getOnPool("health") { r in
+        api.getOnPool("health", threads: API.monitorPool) { r in
             guard let monitor else { return API.json(.object([("status", "ok")])) }
             let problems = monitor.problems()
             if problems.isEmpty { return API.json(.object([("status", "ok")])) }
@@ -43,7 +43,7 @@ public enum ReceiverAPI {
                             status: .serviceUnavailable)
         }
         if let monitor {
-            root.getOnPool("metrics") { _ in API.bytes(Array(monitor.metrics().utf8), contentType: PrometheusText.contentType) }
+            root.getOnPool("metrics", threads: API.monitorPool) { _ in API.bytes(Array(monitor.metrics().utf8), contentType: PrometheusText.contentType) }
         }
         api.get("mode") { _, _ in API.json(.object([("mode", .string(mode))])) }
         api.get("openapi.json") { _, _ in

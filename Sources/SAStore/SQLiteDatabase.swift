@@ -37,7 +37,7 @@ public final class SQLiteDatabase: SQLExecutor {
         guard rc == SQLITE_OK, let db else {
             let msg = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close(db)
-            let code: SAError.Code = rc == SQLITE_CANTOPEN ? (create ? .cantCreate : .notFound) : .io
+            let code: SAError.Code = rc == SQLITE_CANTOPEN ? (create ? .databaseUncreatable : .notFound) : .io
             throw SAError(code, "cannot open database \(path): \(msg)")
         }
         handle = db
@@ -57,9 +57,9 @@ public final class SQLiteDatabase: SQLExecutor {
         switch primary {
         case SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN: code = .io
         case SQLITE_BUSY, SQLITE_LOCKED: code = .busy
-        case SQLITE_CORRUPT, SQLITE_NOTADB: code = .corrupt
-        case SQLITE_READONLY, SQLITE_PERM, SQLITE_AUTH: code = .permission
-        default: code = .database
+        case SQLITE_CORRUPT, SQLITE_NOTADB: code = .corruptStorage
+        case SQLITE_READONLY, SQLITE_PERM, SQLITE_AUTH: code = .deniedStorage
+        default: code = .storageFault
         }
         let full = primary == SQLITE_FULL ? "disk full" : msg
         return SAError(code, "\(what) in \(path): \(full)")

@@ -92,9 +92,11 @@ public final class ShowDB {
     }
 
     /// Whether the executor's database is one of ours: its metadata names it.
+    /// Throws only when the database cannot be read at all; a `metadata` table of another
+    /// shape is simply not ours.
     public static func isShowDatabase(_ executor: any SQLExecutor) throws -> Bool {
         guard try executor.tableExists("metadata") else { return false }
-        return try executor.first("SELECT count(*) FROM metadata WHERE key IN ('unique_id', 'audio_format')", []) { $0.int(0) } == 2
+        return (try? executor.first("SELECT count(*) FROM metadata WHERE key IN ('unique_id', 'audio_format')", []) { $0.int(0) }) == 2
     }
 
     // MARK: Reading sections and segments

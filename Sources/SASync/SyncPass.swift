@@ -204,10 +204,6 @@ public final class SyncPass {
             }
             upcoming = nil
             guard let first = chunk.first, let lastInChunk = chunk.last else { break }
-            if lastInChunk.id < target {
-                let (next, remote, limit) = (lastInChunk.id + 1, self.remote, config.chunkSize)
-                prefetch.start { Result { try remote.segments(show: show, startID: next, endID: target, limit: limit) } }
-            }
             if first.id > start && (last > 0 || start > fromID) { emitGap(show, db, from: start, to: first.id - 1) }
             let missing = Set(chunk.map(\.sectionID)).subtracting(known)
             if !missing.isEmpty {
@@ -220,6 +216,11 @@ public final class SyncPass {
                 }
                 try db.upsertSections(add, segmentIDOffset: segmentOffset)
                 known.formUnion(missing)
+            }
+            // Only now, with this chunk's requests done: the connection is not shared.
+            if lastInChunk.id < target {
+                let (next, remote, limit) = (lastInChunk.id + 1, self.remote, config.chunkSize)
+                prefetch.start { Result { try remote.segments(show: show, startID: next, endID: target, limit: limit) } }
             }
             let stored = segmentOffset == 0 ? chunk : chunk.map { var r = $0; r.id += segmentOffset; return r }
             try db.commitChunk(stored, lastSyncedID: lastInChunk.id)

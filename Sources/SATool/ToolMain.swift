@@ -26,10 +26,12 @@ public enum ToolMain {
         do {
             try ToolLogging.bootstrap(level: options.logLevel)
             status = try body()
-        } catch {
-            let e = SAError.from(error)
+        } catch let e as SAError {
             report(e, tool: tool, record: emitErrorRecord)
             status = e.exitStatus
+        } catch {
+            note("error: \(error)", tool: tool)
+            status = .software
         }
         exit(status.rawValue)
     }

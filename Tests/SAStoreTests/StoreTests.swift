@@ -112,4 +112,19 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(read, segs)
         XCTAssertEqual(try db.metadata(MetaKey.lastSyncedID), "2")
     }
+
+    /// SQLite failures keep the word scripts match ("io") with the exit status of their kind.
+    func testSQLiteFailuresSayIOWithTheirKindsStatus() throws {
+        let path = dir + "/garbage.sqlite"
+        try Data(repeating: 0x5A, count: 8192).write(to: URL(fileURLWithPath: path))
+        let db = try SQLiteDatabase(path: path, readOnly: true, create: false)
+        XCTAssertThrowsError(try db.first("SELECT count(*) FROM sqlite_master") { $0.int(0) }) { e in
+            XCTAssertEqual((e as? SAError)?.code.word, "io")
+            XCTAssertEqual((e as? SAError)?.exitStatus, .dataError)
+        }
+        XCTAssertThrowsError(try SQLiteDatabase(path: dir + "/no/such/dir/x.sqlite", create: true)) { e in
+            XCTAssertEqual((e as? SAError)?.exitStatus, .cantCreate)
+            XCTAssertEqual((e as? SAError)?.code.word, "not_found")
+        }
+    }
 }
