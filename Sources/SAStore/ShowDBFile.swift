@@ -16,8 +16,10 @@ extension ShowDB {
         if !exists && !create {
             throw SAError(.notFound, "database \(path) does not exist")
         }
-        if exists && !create { try requireShowDatabase(path) }
         let db = try SQLiteDatabase(path: path, readOnly: readOnly, create: create)
+        // Checked on this connection, before anything below writes (no second open per call:
+        // the sync API opens a database for every request).
+        if exists && !create { try requireShowDatabase(db) }
         if readOnly {
             try db.script("PRAGMA foreign_keys = ON")
             return ShowDB(db)
@@ -38,17 +40,16 @@ extension ShowDB {
 
     /// Refuses, before anything is written (no migration, no WAL switch), a file that is not one
     /// of our show databases: some other SQLite file named by mistake or on purpose.
-    public static func requireShowDatabase(_ path: String) throws {
-        let probe = try SQLiteDatabase(path: path, readOnly: true, create: false)
+    static func requireShowDatabase(_ db: SQLiteDatabase) throws {
         let ours: Bool
         do {
-            ours = try isShowDatabase(probe)
+            ours = try isShowDatabase(db)
         } catch {
-            throw SAError(.corrupt, "\(path) is not a SQLite database")
+            throw SAError(.corrupt, "\(db.path) is not a SQLite database")
         }
         guard ours else {
             throw SAError(.notAShowDatabase,
-                          "\(path) is not a save_audio_stream show database (no unique_id and audio_format in its metadata); left untouched")
+                          "\(db.path) is not a save_audio_stream show database (no unique_id and audio_format in its metadata); left untouched")
         }
     }
 
