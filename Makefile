@@ -12,7 +12,7 @@ TOOLS   := sa-record sa-serve sa-pull sa-export sa-prune sa-push save_audio_stre
 MAN1    := $(wildcard man/*.1)
 MAN7    := $(wildcard man/*.7)
 
-.PHONY: all deps build test install uninstall demo bench clean openapi man
+.PHONY: all deps build test install uninstall demo bench clean man
 
 all: build
 
@@ -50,9 +50,6 @@ demo: build
 
 bench: build
 	@sh scripts/bench.sh $(CURDIR)/$(BUILD)
-
-openapi:
-	python3 scripts/gen_openapi.py
 
 clean:
 	rm -rf .build demo tmp bench/work

@@ -114,6 +114,9 @@ let package = Package(
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                            .product(name: "HTTPTypes", package: "swift-http-types")],
+            // The OpenAPI document and the web UI, compiled into the binary (PackageResources).
+            resources: [.embedInCode("Resources/openapi.json"), .embedInCode("Resources/web/index.html"),
+                        .embedInCode("Resources/web/app.js"), .embedInCode("Resources/web/style.css")],
             swiftSettings: strict
         ),
 

@@ -47,14 +47,19 @@ public enum ReceiverAPI {
         }
         api.get("mode") { _, _ in API.json(.object([("mode", .string(mode))])) }
         api.get("openapi.json") { _, _ in
-            API.bytes(Array(OpenAPIDocument.json.utf8), contentType: "application/json; charset=utf-8")
+            API.bytes(PackageResources.openapi_json, contentType: "application/json; charset=utf-8")
         }
     }
 
     public static func addUIRoutes<Context: RequestContext>(to root: RouterGroup<Context>) {
-        for (path, asset) in WebAssets.files {
-            root.get(RouterPath(stringLiteral: path == "index.html" ? "" : path)) { _, _ in
-                var r = API.bytes(Array(asset.body.utf8), contentType: asset.contentType)
+        let files: [(path: String, type: String, body: [UInt8])] = [
+            ("", "text/html; charset=utf-8", PackageResources.index_html),
+            ("app.js", "text/javascript; charset=utf-8", PackageResources.app_js),
+            ("style.css", "text/css; charset=utf-8", PackageResources.style_css),
+        ]
+        for file in files {
+            root.get(RouterPath(stringLiteral: file.path)) { _, _ in
+                var r = API.bytes(file.body, contentType: file.type)
                 r.headers[.cacheControl] = "no-cache"
                 return r
             }

@@ -263,7 +263,7 @@ def test_seed_receiver_command_serves(tmp_path, recorder, postgres, tones, recei
     assert status == 200 and b"save_audio_stream" in body and headers["Content-Type"].startswith("text/html")
     from conftest import ROOT
     for name in ["app.js", "style.css"]:  # the UI served is the one in the repository
-        assert http(r.url + "/" + name)[2].strip() == open(os.path.join(ROOT, "web", name), "rb").read().strip()
+        assert http(r.url + "/" + name)[2].strip() == open(os.path.join(ROOT, "Sources", "SAServer", "Resources", "web", name), "rb").read().strip()
 
 
 def test_inspect_mode_serves_the_ui_and_playback_read_only(tmp_path, recorder, tones):
