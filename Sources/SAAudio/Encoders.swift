@@ -13,14 +13,57 @@ public protocol SpeechEncoder: AnyObject {
     func finish(packet: (UnsafeRawBufferPointer, Int) throws -> Void) throws
 }
 
+/// A sample as an encoder takes it, from float PCM in [-1, 1].
+protocol EncoderSample {
+    init(pcm: Float)
+}
+
+extension Float: EncoderSample {
+    init(pcm: Float) { self = pcm }
+}
+
+extension Int16: EncoderSample {
+    init(pcm: Float) { self = Int16(Swift.max(-32768, Swift.min(32767, (pcm * 32767).rounded()))) }
+}
+
+/// One encoder frame being filled from PCM that arrives in pieces of any length.
+struct FrameBuffer<Sample: EncoderSample> {
+    var samples: [Sample]
+    private(set) var filled = 0
+
+    init(length: Int) { samples = [Sample](repeating: Sample(pcm: 0), count: length) }
+
+    var length: Int { samples.count }
+
+    /// Takes samples of `pcm` from `index` on (advancing it) until the frame is full; true when
+    /// it is, and the caller encodes it and calls `clear()`.
+    mutating func fill(from pcm: UnsafeBufferPointer<Float>, at index: inout Int) -> Bool {
+        let n = min(samples.count - filled, pcm.count - index)
+        let start = filled, from = index
+        samples.withUnsafeMutableBufferPointer { f in
+            for k in 0..<n { f[start + k] = Sample(pcm: pcm[from + k]) }
+        }
+        filled += n
+        index += n
+        return filled == samples.count
+    }
+
+    /// Silence to the end of the frame.
+    mutating func padWithSilence() {
+        for k in filled..<samples.count { samples[k] = Sample(pcm: 0) }
+        filled = samples.count
+    }
+
+    mutating func clear() { filled = 0 }
+}
+
 /// libopus, VOIP application, 20 ms frames at 48 kHz mono.
 public final class OpusSpeechEncoder: SpeechEncoder {
     public let sampleRate = 48000
     public let frameSize = 960
     public let delaySamples: Int
     private let encoder: OpaquePointer
-    private var frame: [Float]
-    private var filled = 0
+    private var frame = FrameBuffer<Float>(length: 960)
     private var out = [UInt8](repeating: 0, count: 4000)
     private var inputSamples = 0
     private var outputSamples = 0
@@ -47,7 +90,6 @@ public final class OpusSpeechEncoder: SpeechEncoder {
         var lookahead: Int32 = 0
         _ = sa_opus_get_lookahead(enc, &lookahead)
         delaySamples = Int(lookahead)
-        frame = [Float](repeating: 0, count: 960)
     }
 
     deinit { opus_encoder_destroy(encoder) }
@@ -55,25 +97,17 @@ public final class OpusSpeechEncoder: SpeechEncoder {
     public func encode(_ pcm: UnsafeBufferPointer<Float>, packet: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
         inputSamples += pcm.count
         var i = 0
-        while i < pcm.count {
-            let n = min(frameSize - filled, pcm.count - i)
-            frame.withUnsafeMutableBufferPointer { f in
-                for k in 0..<n { f[filled + k] = pcm[i + k] }
-            }
-            filled += n
-            i += n
-            if filled == frameSize { try encodeFrame(packet) }
-        }
+        while frame.fill(from: pcm, at: &i) { try encodeFrame(packet) }
     }
 
     private func encodeFrame(_ packet: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
-        let n = frame.withUnsafeBufferPointer { f in
+        let n = frame.samples.withUnsafeBufferPointer { f in
             out.withUnsafeMutableBufferPointer { o in
                 opus_encode_float(encoder, f.baseAddress!, Int32(frameSize), o.baseAddress!, Int32(o.count))
             }
         }
         guard n > 0 else { throw SAError(.badAudio, "opus_encode_float failed: \(n)") }
-        filled = 0
+        frame.clear()
         outputSamples += frameSize
         try out.withUnsafeBytes { try packet(UnsafeRawBufferPointer(rebasing: $0[0..<Int(n)]), frameSize) }
     }
@@ -81,8 +115,7 @@ public final class OpusSpeechEncoder: SpeechEncoder {
     public func finish(packet: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
         // Enough frames that the last real sample comes out after the encoder's lookahead.
         while outputSamples < inputSamples + delaySamples {
-            frame.withUnsafeMutableBufferPointer { f in for k in filled..<frameSize { f[k] = 0 } }
-            filled = frameSize
+            frame.padWithSilence()
             try encodeFrame(packet)
         }
     }
@@ -94,8 +127,7 @@ public final class AACSpeechEncoder: SpeechEncoder {
     public let delaySamples: Int
     public let frameLength: Int
     private var handle: HANDLE_AACENCODER?
-    private var pcm: [Int16]
-    private var filled = 0
+    private var pcm: FrameBuffer<Int16>
     private var out = [UInt8](repeating: 0, count: 8192)
 
     public init(sampleRate: Int = 16000, bitrateKbps: Int) throws {
@@ -110,33 +142,22 @@ public final class AACSpeechEncoder: SpeechEncoder {
         handle = h
         self.frameLength = Int(frameLength)
         delaySamples = Int(delay)
-        pcm = [Int16](repeating: 0, count: Int(frameLength))
+        pcm = FrameBuffer(length: Int(frameLength))
     }
 
     deinit { aacEncClose(&handle) }
 
     public func encode(_ input: UnsafeBufferPointer<Float>, packet: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
         var i = 0
-        while i < input.count {
-            let n = min(frameLength - filled, input.count - i)
-            pcm.withUnsafeMutableBufferPointer { p in
-                for k in 0..<n {
-                    let v = input[i + k] * 32767
-                    p[filled + k] = Int16(max(-32768, min(32767, v.rounded())))
-                }
-            }
-            filled += n
-            i += n
-            if filled == frameLength {
-                try call(samples: frameLength, packet)
-                filled = 0
-            }
+        while pcm.fill(from: input, at: &i) {
+            try call(samples: frameLength, packet)
+            pcm.clear()
         }
     }
 
     private func call(samples: Int, _ packet: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
         var consumed: Int32 = 0
-        let n = pcm.withUnsafeMutableBufferPointer { p in
+        let n = pcm.samples.withUnsafeMutableBufferPointer { p in
             out.withUnsafeMutableBufferPointer { o in
                 sa_aac_encode(handle, p.baseAddress, Int32(samples), o.baseAddress, Int32(o.count), &consumed)
             }
@@ -147,9 +168,9 @@ public final class AACSpeechEncoder: SpeechEncoder {
     }
 
     public func finish(packet: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
-        if filled > 0 {
-            try call(samples: filled, packet)
-            filled = 0
+        if pcm.filled > 0 {
+            try call(samples: pcm.filled, packet)
+            pcm.clear()
         }
         for _ in 0..<64 {
             var consumed: Int32 = 0

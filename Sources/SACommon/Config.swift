@@ -84,17 +84,17 @@ public enum ConfigLoader {
     }
 
     public static func loadRecord(file: String) throws -> RecordConfig {
-        guard case .record(let c) = try load(file: file) else {
-            throw SAError.config("\(file) is a receiver config; this tool needs config_type = 'record'")
-        }
-        return c
+        if case .record(let c) = try load(file: file) { return c }
+        throw wrongType(file, needs: "record")
     }
 
     public static func loadReceiver(file: String) throws -> ReceiverConfig {
-        guard case .receiver(let c) = try load(file: file) else {
-            throw SAError.config("\(file) is a record config; this tool needs config_type = 'receiver'")
-        }
-        return c
+        if case .receiver(let c) = try load(file: file) { return c }
+        throw wrongType(file, needs: "receiver")
+    }
+
+    private static func wrongType(_ file: String, needs: String) -> SAError {
+        SAError.config("\(file) is a \(needs == "record" ? "receiver" : "record") config; this tool needs config_type = '\(needs)'")
     }
 
     /// Relative paths in a config file are relative to the file's directory.

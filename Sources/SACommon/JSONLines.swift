@@ -34,41 +34,33 @@ public struct JSONLineReader {
     public func forEachLine(paths: [String], _ body: (Result<JSONValue, SAError>, String) throws -> Void) throws {
         let sources = paths.isEmpty ? ["-"] : paths
         for path in sources {
-            let file: UnsafeMutablePointer<FILE>
-            if path == "-" {
-                file = Glibc.stdin
-            } else {
-                guard let f = fopen(path, "r") else {
-                    throw SAError(.notFound, "cannot open \(path): \(String(cString: strerror(errno)))")
-                }
-                file = f
-            }
-            defer { if path != "-" { fclose(file) } }
-            var linePtr: UnsafeMutablePointer<CChar>? = nil
-            var cap = 0
-            defer { free(linePtr) }
-            while true {
-                let n = getline(&linePtr, &cap, file)
-                if n <= 0 { break }
-                let raw = UnsafeRawBufferPointer(start: linePtr!, count: n)
-                let result: Result<JSONValue, SAError>
-                if let problem = JSONLineReader.problem(raw) {
-                    try body(.failure(SAError(.badJSON, problem)), "")
-                    continue
-                }
-                let line = String(decoding: raw, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                if line.isEmpty { continue }
-                do {
-                    let v = try JSONValue.parse(line)
-                    if case .object = v {
-                        result = .success(v)
-                    } else {
-                        result = .failure(SAError(.badJSON, "a record must be a JSON object: \(line.prefix(80))"))
+            try withInputFile(path) { file in
+                var linePtr: UnsafeMutablePointer<CChar>? = nil
+                var cap = 0
+                defer { free(linePtr) }
+                while true {
+                    let n = getline(&linePtr, &cap, file)
+                    if n <= 0 { break }
+                    let raw = UnsafeRawBufferPointer(start: linePtr!, count: n)
+                    let result: Result<JSONValue, SAError>
+                    if let problem = JSONLineReader.problem(raw) {
+                        try body(.failure(SAError(.badJSON, problem)), "")
+                        continue
                     }
-                } catch {
-                    result = .failure(SAError.from(error))
+                    let line = String(decoding: raw, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                    if line.isEmpty { continue }
+                    do {
+                        let v = try JSONValue.parse(line)
+                        if case .object = v {
+                            result = .success(v)
+                        } else {
+                            result = .failure(SAError(.badJSON, "a record must be a JSON object: \(line.prefix(80))"))
+                        }
+                    } catch {
+                        result = .failure(SAError.from(error))
+                    }
+                    try body(result, line)
                 }
-                try body(result, line)
             }
         }
     }

@@ -39,15 +39,15 @@ public final class SHA256Hasher {
         return "sha-256=:" + Data(h.digest()).base64EncodedString() + ":"
     }
 
+    /// The file's SHA-256 in hex; nil when it cannot be opened or read to its end.
     public static func hex(ofFile path: String) -> String? {
         guard let f = fopen(path, "rb") else { return nil }
         defer { fclose(f) }
         let h = SHA256Hasher()
-        var buf = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = buf.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
-            if n == 0 { break }
-            buf.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        do {
+            try forEachChunk(of: f, name: path) { h.update($0); return true }
+        } catch {
+            return nil
         }
         return h.hexDigest()
     }

@@ -47,12 +47,16 @@ final class TOMLReader {
 
     func has(_ key: String) -> Bool { table[key] != nil }
 
-    func string(_ key: String) throws -> String? {
+    /// The value at `key` (nil when absent) as `extract` reads it; a value of another type
+    /// fails with "must be `what`".
+    private func value<T>(_ key: String, _ what: String, _ extract: (any TOMLValueConvertible) -> T?) throws -> T? {
         used.insert(key)
         guard let v = table[key] else { return nil }
-        guard let s = v.string else { throw fail(key, "must be a string") }
-        return s
+        guard let t = extract(v) else { throw fail(key, "must be \(what)") }
+        return t
     }
+
+    func string(_ key: String) throws -> String? { try value(key, "a string") { $0.string } }
 
     func string(_ key: String, default d: String) throws -> String { try string(key) ?? d }
 
@@ -62,9 +66,7 @@ final class TOMLReader {
     }
 
     func int(_ key: String, range: ClosedRange<Int>? = nil) throws -> Int? {
-        used.insert(key)
-        guard let v = table[key] else { return nil }
-        guard let i = v.int else { throw fail(key, "must be an integer") }
+        guard let i = try value(key, "an integer", { $0.int }) else { return nil }
         if let range, !range.contains(i) {
             throw fail(key, "must be between \(range.lowerBound) and \(range.upperBound), got \(i)")
         }
@@ -75,27 +77,18 @@ final class TOMLReader {
         try int(key, range: range) ?? d
     }
 
-    func bool(_ key: String, default d: Bool) throws -> Bool {
-        used.insert(key)
-        guard let v = table[key] else { return d }
-        guard let b = v.bool else { throw fail(key, "must be true or false") }
-        return b
-    }
+    func bool(_ key: String, default d: Bool) throws -> Bool { try value(key, "true or false") { $0.bool } ?? d }
 
     func table(_ key: String) throws -> TOMLReader? {
-        used.insert(key)
-        guard let v = table[key] else { return nil }
-        guard let t = v.table else { throw fail(key, "must be a table") }
-        return TOMLReader(table: t, file: file, path: name(key))
+        try value(key, "a table") { $0.table }.map { TOMLReader(table: $0, file: file, path: name(key)) }
     }
 
     /// An array of tables (`[[sessions]]`).
     func tables(_ key: String) throws -> [TOMLReader] {
-        used.insert(key)
-        guard let v = table[key] else { return [] }
-        guard let a = v.array else { throw fail(key, "must be an array of tables ([[\(name(key))]])") }
+        let what = "an array of tables ([[\(name(key))]])"
+        guard let a = try value(key, what, { $0.array }) else { return [] }
         return try a.enumerated().map { i, item in
-            guard let t = item.table else { throw fail(key, "must be an array of tables ([[\(name(key))]])") }
+            guard let t = item.table else { throw fail(key, "must be \(what)") }
             return TOMLReader(table: t, file: file, path: "\(name(key))[\(i)]")
         }
     }

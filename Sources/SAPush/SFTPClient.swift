@@ -258,25 +258,18 @@ public final class SFTPClient {
         var closed = false
         defer { if !closed { _ = sa_sftp_close(h) } }
         let hasher = SHA256Hasher()
-        var buf = [UInt8](repeating: 0, count: 1 << 18)
         var sent: Int64 = 0
-        while true {
-            let n = buf.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
-            if n == 0 {
-                if ferror(file) != 0 { throw SAError.io("read error on \(local)") }
-                break
-            }
-            buf.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        try forEachChunk(of: file, name: local, chunkSize: 1 << 18) { chunk in
+            hasher.update(chunk)
             var off = 0
-            while off < n {
-                let w = buf.withUnsafeBytes { p in
-                    libssh2_sftp_write(h, p.baseAddress!.advanced(by: off).assumingMemoryBound(to: CChar.self), n - off)
-                }
+            while off < chunk.count {
+                let w = libssh2_sftp_write(h, chunk.baseAddress!.advanced(by: off).assumingMemoryBound(to: CChar.self), chunk.count - off)
                 guard w > 0 else { throw sftpError("write \(remote)") }
                 off += w
             }
-            sent += Int64(n)
+            sent += Int64(chunk.count)
             progress?(sent, total)
+            return true
         }
         closed = true
         guard sa_sftp_close(h) == 0 else { throw sftpError("close \(remote)") }

@@ -6,14 +6,16 @@ import SAStore
 /// its own, until a stop signal (or, with `once`, after one window each). After each window,
 /// retention runs (the same code as sa-prune); its failure is a warning and recording goes on.
 public enum DailyScheduler {
+    /// A session of a record config with its recorder.
     public struct Show {
-        public var recorder: ShowRecorder
-        public var window: DailyWindow
-        public var retentionHours: Int
-        public init(recorder: ShowRecorder, window: DailyWindow, retentionHours: Int) {
-            self.recorder = recorder
-            self.window = window
-            self.retentionHours = retentionHours
+        let session: SessionConfig
+        let recorder: ShowRecorder
+
+        /// The session's recorder (its database opened or created); the session must have a window.
+        public init(session: SessionConfig, config: RecordConfig) throws {
+            precondition(session.window != nil, "a scheduled session has a window")
+            self.session = session
+            recorder = try ShowRecorder(job: RecordingJob(session: session, config: config))
         }
     }
 
@@ -39,7 +41,7 @@ public enum DailyScheduler {
         let log = SALog.logger("sa-record[\(recorder.job.show)]")
         var total = RecordingOutcome()
         while !StopSignal.requested {
-            let w = show.window.currentOrNext(after: Date())
+            let w = show.session.window!.currentOrNext(after: Date())
             if w.start > Date() {
                 log.info("next window \(w.start) – \(w.end)")
                 StopSignal.sleep(w.start.timeIntervalSinceNow)
@@ -53,7 +55,7 @@ public enum DailyScheduler {
             total.diskLow = total.diskLow || o.diskLow
             total.stoppedBySignal = o.stoppedBySignal
             do {
-                JSONLineWriter.stdout.write(try Pruner.prune(recorder.store, show: recorder.job.show, retentionHours: show.retentionHours,
+                JSONLineWriter.stdout.write(try Pruner.prune(recorder.store, show: recorder.job.show, retentionHours: show.session.retentionHours,
                                                              dryRun: false))
             } catch {
                 log.warning("retention cleanup failed: \(error)")

@@ -282,24 +282,19 @@ public final class ShowRecorder {
     /// Imports a local MP3/AAC file or pipe (faster than real time) as one section.
     public func importInput(_ file: UnsafeMutablePointer<FILE>, name: String, startMs: Int64) throws -> RecordingOutcome {
         let w = try makeWriter(url: name, startMs: startMs, live: false)
-        var buf = [UInt8](repeating: 0, count: 65536)
         var reason = "input_end"
         do {
-            while true {
+            try forEachChunk(of: file, name: name) { chunk in
                 if StopSignal.requested {
                     reason = "signal"
-                    break
+                    return false
                 }
-                let n = buf.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
-                if n == 0 {
-                    if ferror(file) != 0 { throw SAError.io("read error on \(name): \(String(cString: strerror(errno)))") }
-                    break
-                }
-                try buf.withUnsafeBytes { try w.push(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                try w.push(chunk)
                 if w.diskLow {
                     reason = "error"
-                    break
+                    return false
                 }
+                return true
             }
         } catch {
             try? w.close(reason: "error")

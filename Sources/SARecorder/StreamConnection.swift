@@ -85,24 +85,15 @@ public final class StreamConnection {
         defer { curl_slist_free_all(headers) }
         var errbuf = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
 
-        _ = sa_curl_set_str(h, CURLOPT_URL, url)
-        _ = sa_curl_set_slist(h, CURLOPT_HTTPHEADER, headers)
-        _ = sa_curl_set_str(h, CURLOPT_USERAGENT, "save_audio_stream/\(ToolInfo.version)")
-        _ = sa_curl_set_long(h, CURLOPT_FOLLOWLOCATION, 1)
-        _ = sa_curl_set_long(h, CURLOPT_MAXREDIRS, 10)
+        sa_curl_setup_get(h, url, headers, "save_audio_stream/\(ToolInfo.version)", connectTimeout, stallTimeout, &errbuf)
         _ = sa_curl_set_long(h, CURLOPT_HTTP09_ALLOWED, 1)
         _ = sa_curl_set_long(h, CURLOPT_FAILONERROR, 1)
-        _ = sa_curl_set_long(h, CURLOPT_NOSIGNAL, 1)
-        _ = sa_curl_set_long(h, CURLOPT_CONNECTTIMEOUT, connectTimeout)
-        _ = sa_curl_set_long(h, CURLOPT_LOW_SPEED_LIMIT, 1)
-        _ = sa_curl_set_long(h, CURLOPT_LOW_SPEED_TIME, stallTimeout)
         _ = sa_curl_set_long(h, CURLOPT_TCP_KEEPALIVE, 1)
         // Certificates are always verified; ca_file replaces the system's store when set.
         _ = sa_curl_set_long(h, CURLOPT_SSL_VERIFYPEER, 1)
         _ = sa_curl_set_long(h, CURLOPT_SSL_VERIFYHOST, 2)
         if let caFile { _ = sa_curl_set_str(h, CURLOPT_CAINFO, caFile) }
         _ = sa_curl_set_str(h, CURLOPT_ACCEPT_ENCODING, "identity")
-        _ = sa_curl_set_ptr(h, CURLOPT_ERRORBUFFER, &errbuf)
         _ = sa_curl_set_long(h, CURLOPT_NOPROGRESS, 0)
         let me = Unmanaged.passUnretained(self).toOpaque()
         _ = sa_curl_set_data_cb(h, CURLOPT_HEADERFUNCTION, headerCallback)
@@ -139,7 +130,20 @@ public final class StreamConnection {
         }
     }
 
-    fileprivate func header(_ line: String) {
+    fileprivate func receivedHeader(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        header(String(decoding: bytes, as: UTF8.self))
+        return true
+    }
+
+    fileprivate func receivedBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        if shouldStop() {
+            stoppedByUs = true
+            return false
+        }
+        return body(bytes, handle: curl)
+    }
+
+    private func header(_ line: String) {
         let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
         if trimmed.hasPrefix("HTTP/") || trimmed.hasPrefix("ICY ") {
             // A new response (redirects give several): start over.
@@ -205,19 +209,16 @@ public final class StreamConnection {
         }
         finishResponseIfNeeded(h: handle)
         if callbackError != nil { return false }
-        do {
-            try onData(bytes)
-        } catch {
-            callbackError = error
-            return false
-        }
-        return true
+        return deliver(bytes)
     }
 
     private func deliver(_ bytes: [UInt8]) -> Bool {
-        guard !bytes.isEmpty else { return true }
+        bytes.isEmpty || bytes.withUnsafeBytes { deliver($0) }
+    }
+
+    private func deliver(_ bytes: UnsafeRawBufferPointer) -> Bool {
         do {
-            try bytes.withUnsafeBytes { try onData($0) }
+            try onData(bytes)
         } catch {
             callbackError = error
             return false
@@ -250,25 +251,21 @@ public final class StreamConnection {
 }
 
 
-private func headerCallback(_ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ n: Int, _ ctx: UnsafeMutableRawPointer?) -> Int {
+/// curl's header and write callbacks: the bytes go to the connection behind `ctx`; its false
+/// aborts the transfer.
+private func deliver(_ ptr: UnsafeMutablePointer<CChar>?, _ len: Int, _ ctx: UnsafeMutableRawPointer?,
+                     to method: (StreamConnection) -> (UnsafeRawBufferPointer) -> Bool) -> Int {
+    guard let ptr else { return len }
     let conn = Unmanaged<StreamConnection>.fromOpaque(ctx!).takeUnretainedValue()
-    let len = size * n
-    if let ptr {
-        let line = String(decoding: UnsafeRawBufferPointer(start: ptr, count: len), as: UTF8.self)
-        conn.header(line)
-    }
-    return len
+    return method(conn)(UnsafeRawBufferPointer(start: ptr, count: len)) ? len : 0
+}
+
+private func headerCallback(_ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ n: Int, _ ctx: UnsafeMutableRawPointer?) -> Int {
+    deliver(ptr, size * n, ctx, to: StreamConnection.receivedHeader)
 }
 
 private func writeCallback(_ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ n: Int, _ ctx: UnsafeMutableRawPointer?) -> Int {
-    let conn = Unmanaged<StreamConnection>.fromOpaque(ctx!).takeUnretainedValue()
-    let len = size * n
-    guard let ptr else { return len }
-    if conn.shouldStop() {
-        conn.stoppedByUs = true
-        return 0
-    }
-    return conn.body(UnsafeRawBufferPointer(start: ptr, count: len), handle: conn.curl) ? len : 0
+    deliver(ptr, size * n, ctx, to: StreamConnection.receivedBody)
 }
 
 func monotonicSeconds() -> Double {

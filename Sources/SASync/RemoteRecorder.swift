@@ -46,15 +46,7 @@ public final class RemoteRecorder {
         defer { curl_slist_free_all(headers) }
         var errbuf = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         curl_easy_reset(handle)
-        _ = sa_curl_set_str(handle, CURLOPT_URL, url)
-        _ = sa_curl_set_slist(handle, CURLOPT_HTTPHEADER, headers)
-        _ = sa_curl_set_str(handle, CURLOPT_USERAGENT, "sa-pull/\(ToolInfo.version)")
-        _ = sa_curl_set_long(handle, CURLOPT_NOSIGNAL, 1)
-        _ = sa_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT, 10)
-        _ = sa_curl_set_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1)
-        _ = sa_curl_set_long(handle, CURLOPT_LOW_SPEED_TIME, 60)
-        _ = sa_curl_set_long(handle, CURLOPT_FOLLOWLOCATION, 1)
-        _ = sa_curl_set_ptr(handle, CURLOPT_ERRORBUFFER, &errbuf)
+        sa_curl_setup_get(handle, url, headers, "sa-pull/\(ToolInfo.version)", 10, 60, &errbuf)
         let ctx = Unmanaged.passUnretained(sink).toOpaque()
         _ = sa_curl_set_data_cb(handle, CURLOPT_WRITEFUNCTION, { ptr, size, n, ctx in
             let sink = Unmanaged<Sink>.fromOpaque(ctx!).takeUnretainedValue()

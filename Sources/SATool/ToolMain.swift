@@ -4,13 +4,13 @@ import SACommon
 
 /// Options every tool has.
 public struct CommonOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Config file (default: $SAVE_AUDIO_STREAM_CONFIG_DIR/<tool's config>.toml).", valueName: "file"))
+    @Option(name: [.customShort("c"), .long], help: ArgumentHelp("Config file (default: $SAVE_AUDIO_STREAM_CONFIG_DIR/<tool's config>.toml).", valueName: "file"))
     public var config: String?
 
-    @Option(name: .long, help: ArgumentHelp("Credentials file (default: <config dir>/credentials.toml).", valueName: "file"))
+    @Option(help: ArgumentHelp("Credentials file (default: <config dir>/credentials.toml).", valueName: "file"))
     public var credentials: String?
 
-    @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning (default), error or critical; also SA_LOG_LEVEL.", valueName: "level"))
+    @Option(help: ArgumentHelp("trace, debug, info, notice, warning (default), error or critical; also SA_LOG_LEVEL.", valueName: "level"))
     public var logLevel: String?
 
     public init() {}
@@ -51,7 +51,7 @@ public enum ToolMain {
 
 /// `--show NAME`, repeatable: only these shows of the config.
 public struct ShowFilter: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Only this show of the config (repeatable).", valueName: "name"))
+    @Option(help: ArgumentHelp("Only this show of the config (repeatable).", valueName: "name"))
     public var show: [String] = []
 
     public init() {}
@@ -60,10 +60,25 @@ public struct ShowFilter: ParsableArguments {
     public func validated() throws -> [String] { try show.map(ShowName.validate) }
 }
 
+/// `-p, --port PORT`: where an HTTP server listens.
+public struct PortOption: ParsableArguments {
+    @Option(name: [.customShort("p"), .long], help: ArgumentHelp("Port to listen on (default: api_port or port of the config, else 17000).", valueName: "port"))
+    public var port: Int?
+
+    public init() {}
+
+    public func validate() throws {
+        if let port, !(1...65535).contains(port) { throw ValidationError("--port must be 1 to 65535") }
+    }
+
+    /// `--port PORT` for a tool's command line, nothing without a port.
+    public var arguments: [String] { port.map { ["--port", String($0)] } ?? [] }
+}
+
 /// `--credential-profile P`: the password for postgres:// databases named on the command line
 /// or in input lines.
 public struct DatabaseCredentialOption: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Credentials profile ([postgres.<profile>] password) for postgres:// databases named on the command line or in input lines.", valueName: "profile"))
+    @Option(help: ArgumentHelp("Credentials profile ([postgres.<profile>] password) for postgres:// databases named on the command line or in input lines.", valueName: "profile"))
     public var credentialProfile: String?
 
     public init() {}

@@ -19,15 +19,15 @@ struct PruneCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Option(name: .long, help: ArgumentHelp("Prune this one database (SQLite file or postgres:// URL).", valueName: "db"))
+    @Option(help: "Prune this one database (SQLite file or postgres:// URL).")
     var db: String?
 
     @OptionGroup var shows: ShowFilter
 
-    @Option(name: .long, help: ArgumentHelp("Keep this many hours instead of the config's retention_hours (168 with --db).", valueName: "hours"))
+    @Option(help: ArgumentHelp("Keep this many hours instead of the config's retention_hours (168 with --db).", valueName: "hours"))
     var retentionHours: Int?
 
-    @Flag(name: .long, help: "Report what would be deleted; delete nothing.")
+    @Flag(help: "Report what would be deleted; delete nothing.")
     var dryRun = false
 
     @OptionGroup var dbCredentials: DatabaseCredentialOption

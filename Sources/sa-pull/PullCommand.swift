@@ -18,10 +18,10 @@ struct PullCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Flag(name: .long, help: "Go on with the other shows after a failure; exit 1 at the end.")
+    @Flag(help: "Go on with the other shows after a failure; exit 1 at the end.")
     var keepGoing = false
 
-    @Option(name: .long, help: ArgumentHelp("Re-point SHOW at a recorder database with a new unique_id (repeatable).", valueName: "show"))
+    @Option(help: ArgumentHelp("Re-point SHOW at a recorder database with a new unique_id (repeatable).", valueName: "show"))
     var replaceSource: [String] = []
 
     @OptionGroup var shows: ShowFilter

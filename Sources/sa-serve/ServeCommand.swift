@@ -22,24 +22,22 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Option(name: .long, help: ArgumentHelp("Serve this one SQLite database read-only.", valueName: "file"))
+    @Option(help: ArgumentHelp("Serve this one SQLite database read-only.", valueName: "file"))
     var db: String?
 
-    @Option(name: .long, help: ArgumentHelp("Close a connection that has not sent a complete request head this many seconds after connecting (default 10).", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Close a connection that has not sent a complete request head this many seconds after connecting (default 10).", valueName: "seconds"))
     var headerTimeout: Int = 10
 
-    @Option(name: .long, help: ArgumentHelp("Close a keep-alive connection idle this many seconds after its last response (default 60).", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Close a keep-alive connection idle this many seconds after its last response (default 60).", valueName: "seconds"))
     var idleTimeout: Int = 60
 
-    @Option(name: .long, help: ArgumentHelp("Port (default: api_port of the config, 17000).", valueName: "port"))
-    var port: Int?
+    @OptionGroup var listen: PortOption
 
-    @Option(name: .long, help: ArgumentHelp("Address to bind (default: bind of the config, 127.0.0.1).", valueName: "address"))
+    @Option(help: ArgumentHelp("Address to bind (default: bind of the config, 127.0.0.1).", valueName: "address"))
     var bind: String?
 
     func validate() throws {
         if db != nil && common.config != nil { throw ValidationError("use either --config or --db, not both") }
-        if let port, !(1...65535).contains(port) { throw ValidationError("--port must be 1 to 65535") }
         if !(1...86400).contains(headerTimeout) { throw ValidationError("--header-timeout must be 1 to 86400 seconds") }
         if !(1...86400).contains(idleTimeout) { throw ValidationError("--idle-timeout must be 1 to 86400 seconds") }
     }
@@ -113,7 +111,7 @@ struct ServeCommand: AsyncParsableCommand {
         let app = Application(router: HeadAsGet(router),
                               server: .http1(configuration: .init(additionalChannelHandlers: [
                                   ConnectionTimeoutHandler(headerTimeoutSeconds: headerTimeout, idleTimeoutSeconds: idleTimeout)])),
-                              configuration: .init(address: .hostname(bind ?? host, port: port ?? listenPort), serverName: "sa-serve"),
+                              configuration: .init(address: .hostname(bind ?? host, port: listen.port ?? listenPort), serverName: "sa-serve"),
                               logger: logger)
         // The receiver's first pass starts with the server; a failing remote never stops it serving.
         receiver?.startBackgroundSync()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SACommon
+import SATool
 
 /// The original save_audio_stream's command lines, kept working by handing each to the tool
 /// that does the work now:
@@ -37,49 +38,30 @@ struct SaveAudioStream: ParsableCommand {
     }
 }
 
-/// The options every command shares with the tools.
-struct Shared: ParsableArguments {
-    @Option(name: [.short, .long], help: ArgumentHelp("Config file (default: the tool's config in the config directory).", valueName: "file"))
-    var config: String?
-
-    @Option(name: .long, help: ArgumentHelp("Credentials file (default: <config dir>/credentials.toml).", valueName: "file"))
-    var credentials: String?
-
-    @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning (default), error or critical.", valueName: "level"))
-    var logLevel: String?
-
+extension CommonOptions {
+    /// The same options for the tool a command hands over to.
     var toolArgs: [String] {
         (config.map { ["--config", $0] } ?? []) + (credentials.map { ["--credentials", $0] } ?? [])
             + (logLevel.map { ["--log-level", $0] } ?? [])
     }
 }
 
-func portArgs(_ port: Int?) -> [String] { port.map { ["--port", String($0)] } ?? [] }
-
-func validatePort(_ port: Int?) throws {
-    if let port, !(1...65535).contains(port) { throw ValidationError("--port must be 1 to 65535") }
-}
-
 struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Record every show of the config and serve the sync API beside it (sa-record and sa-serve).")
 
-    @OptionGroup var shared: Shared
+    @OptionGroup var shared: CommonOptions
 
-    @Option(name: [.short, .long], help: ArgumentHelp("Port of the sync API (default: api_port of the config).", valueName: "port"))
-    var port: Int?
+    @OptionGroup var listen: PortOption
 
-    @Flag(name: .long, help: "Record the current or next window of each show, then exit (sa-record --once).")
+    @Flag(help: "Record the current or next window of each show, then exit (sa-record --once).")
     var once = false
 
-    @Option(name: .long, help: ArgumentHelp("Only this show (repeatable).", valueName: "name"))
-    var show: [String] = []
-
-    func validate() throws { try validatePort(port) }
+    @OptionGroup var shows: ShowFilter
 
     func run() throws {
-        let recordArgs = shared.toolArgs + (once ? ["--once"] : []) + show.flatMap { ["--show", $0] }
-        runBeside(record: recordArgs, serve: shared.toolArgs + portArgs(port))
+        let recordArgs = shared.toolArgs + (once ? ["--once"] : []) + shows.show.flatMap { ["--show", $0] }
+        runBeside(record: recordArgs, serve: shared.toolArgs + listen.arguments)
     }
 }
 
@@ -87,9 +69,9 @@ struct Receiver: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the playback API and web UI with the background sync (sa-serve), or one sync pass (--sync-only: sa-pull).")
 
-    @OptionGroup var shared: Shared
+    @OptionGroup var shared: CommonOptions
 
-    @Flag(name: .long, help: "One sync pass, then exit (sa-pull).")
+    @Flag(help: "One sync pass, then exit (sa-pull).")
     var syncOnly = false
 
     func run() throws {
@@ -104,19 +86,16 @@ struct Inspect: ParsableCommand {
     @Argument(help: ArgumentHelp("The show database.", valueName: "file"))
     var file: String
 
-    @Option(name: [.short, .long], help: ArgumentHelp("Port (default 17000).", valueName: "port"))
-    var port: Int?
+    @OptionGroup var listen: PortOption
 
-    @Flag(name: .long, help: "Accepted for the original's command line: the database is always opened read-only and never written.")
+    @Flag(help: "Accepted for the original's command line: the database is always opened read-only and never written.")
     var immutable = false
 
-    @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning (default), error or critical.", valueName: "level"))
+    @Option(help: ArgumentHelp("trace, debug, info, notice, warning (default), error or critical.", valueName: "level"))
     var logLevel: String?
 
-    func validate() throws { try validatePort(port) }
-
     func run() throws {
-        execTool("sa-serve", ["--db", file] + portArgs(port) + (logLevel.map { ["--log-level", $0] } ?? []))
+        execTool("sa-serve", ["--db", file] + listen.arguments + (logLevel.map { ["--log-level", $0] } ?? []))
     }
 }
 
@@ -125,9 +104,9 @@ struct ReplaceSource: ParsableCommand {
         commandName: "replace-source",
         abstract: "Re-point a show at a recorder database with a new unique_id, and pull it (sa-pull --replace-source).")
 
-    @OptionGroup var shared: Shared
+    @OptionGroup var shared: CommonOptions
 
-    @Option(name: .long, help: ArgumentHelp("The show to re-point.", valueName: "name"))
+    @Option(help: ArgumentHelp("The show to re-point.", valueName: "name"))
     var show: String
 
     func run() throws {
