@@ -8,7 +8,8 @@ set -eu
 BUILD_PKGS="pkg-config libsqlite3-dev libpq-dev libcurl4-openssl-dev libssh2-1-dev libssl-dev \
 libopus-dev libogg-dev libmpg123-dev libfaad-dev libsoxr-dev libfdk-aac-dev"
 TEST_PKGS="sqlite3 ffmpeg opus-tools icecast2 lame fdkaac curl procps python3 python3-pytest \
-postgresql postgresql-client openssh-server chromium wrk nginx openssl prometheus espeak-ng mandoc"
+postgresql postgresql-client openssh-server chromium wrk nginx openssl prometheus espeak-ng mandoc \
+python3-feedparser"
 
 missing=""
 for p in $BUILD_PKGS $TEST_PKGS; do

@@ -45,10 +45,23 @@ public struct RecordConfig: Sendable {
 public struct ReceiverShow: Sendable, Equatable {
     public var name: String
     public var retentionHours: Int?
+    /// Daily slots the show's podcast feed has an item for (instead of one per section).
+    public var episodes: [EpisodeSlot] = []
+    /// `[feed.<profile>] token` of the credentials: the feed then needs `?token=`.
+    public var feedTokenProfile: String?
     public init(name: String, retentionHours: Int? = nil) {
         self.name = name
         self.retentionHours = retentionHours
     }
+}
+
+/// `{ name = 'Morning', from = '06:00', to = '09:00', timezone = 'Europe/Berlin' }`: a daily
+/// programme; `to` at or before `from` ends the next day.
+public struct EpisodeSlot: Sendable, Equatable {
+    public var name: String
+    public var from: TimeOfDay
+    public var to: TimeOfDay
+    public var timeZone: TimeZone
 }
 
 public struct ReceiverConfig: Sendable {
@@ -178,6 +191,24 @@ public enum ConfigLoader {
         }
     }
 
+    static func parseEpisode(_ e: TOMLReader) throws -> EpisodeSlot {
+        let name = try e.requiredString("name")
+        guard !name.isEmpty, name.count <= 100, !name.contains(where: { $0.isNewline || $0 == "/" }) else {
+            throw SAError.config("\(e.file): '\(e.path).name' must be 1 to 100 characters, without '/' or line breaks")
+        }
+        func time(_ key: String) throws -> TimeOfDay {
+            let text = try e.requiredString(key)
+            guard let t = TimeOfDay(parsing: text) else { throw SAError.config("\(e.file): '\(e.path).\(key)' must be HH:MM or HH:MM:SS, got '\(text)'") }
+            return t
+        }
+        let from = try time("from"), to = try time("to")
+        let zoneName = try e.string("timezone", default: "UTC")
+        guard let zone = TimeZone(identifier: zoneName) else { throw SAError.config("\(e.file): '\(e.path).timezone': unknown time zone '\(zoneName)'") }
+        try e.rejectUnknownKeys()
+        guard from != to else { throw SAError.config("\(e.file): '\(e.path)' starts and ends at \(from)") }
+        return EpisodeSlot(name: name, from: from, to: to, timeZone: zone)
+    }
+
     static func parseReceiver(_ r: TOMLReader) throws -> ReceiverConfig {
         var c = ReceiverConfig(file: r.file, remoteURL: try r.requiredString("remote_url"))
         if let raw = r.raw("shows") {
@@ -189,7 +220,13 @@ public enum ConfigLoader {
                 } else if let t = item.table {
                     let s = TOMLReader(table: t, file: r.file, path: "shows[\(i)]")
                     let name = try validated(try s.requiredString("name"), r, "shows[\(i)].name")
-                    shows.append(ReceiverShow(name: name, retentionHours: try s.int("retention_hours", range: 1...1_000_000)))
+                    var show = ReceiverShow(name: name, retentionHours: try s.int("retention_hours", range: 1...1_000_000))
+                    show.feedTokenProfile = try s.string("feed_token_profile")
+                    show.episodes = try s.tables("episodes").map(parseEpisode)
+                    if Set(show.episodes.map(\.name)).count != show.episodes.count {
+                        throw SAError.config("\(r.file): 'shows[\(i)].episodes' has two slots of the same name")
+                    }
+                    shows.append(show)
                     try s.rejectUnknownKeys()
                 } else {
                     throw SAError.config("\(r.file): 'shows[\(i)]' must be a show name or a table with 'name'")

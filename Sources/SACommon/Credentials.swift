@@ -2,10 +2,10 @@ import Foundation
 import TOMLKit
 
 /// Secrets by type and profile: `[postgres.<profile>] password`, `[sftp.<profile>] password` or
-/// `private_key` (+ `passphrase`), `[api.<profile>] token`. `CRED_<TYPE>_<PROFILE>_<FIELD>` in the
+/// `private_key` (+ `passphrase`), `[api.<profile>] token`, `[feed.<profile>] token`. `CRED_<TYPE>_<PROFILE>_<FIELD>` in the
 /// environment overrides the file. Secret values never appear in messages.
 public final class Credentials: @unchecked Sendable {
-    public enum Kind: String, Sendable { case postgres, sftp, api }
+    public enum Kind: String, Sendable { case postgres, sftp, api, feed }
 
     public let file: String
     private let environment: [String: String]
@@ -24,7 +24,8 @@ public final class Credentials: @unchecked Sendable {
     }
 
     /// The keys each kind of profile may hold; any other key is a typo that would silently do nothing.
-    static let fields: [Kind: Set<String>] = [.postgres: ["password"], .sftp: ["password", "private_key", "passphrase"], .api: ["token"]]
+    static let fields: [Kind: Set<String>] = [.postgres: ["password"], .sftp: ["password", "private_key", "passphrase"], .api: ["token"],
+                                            .feed: ["token"]]
 
     /// The value of `field` in `[kind.profile]`, or nil when the profile does not set it. An empty
     /// value is an error: an empty token or password is never what was meant.

@@ -42,22 +42,6 @@ public enum SectionExporter {
         return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
     }
 
-    /// `.{name}.tmp.{pid}` files of earlier runs that died before their rename.
-    static func removeStaleTemporaries(outputDir: String, name: String) {
-        let prefix = ".\(name).tmp."
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: outputDir) else { return }
-        for e in entries where e.hasPrefix(prefix) {
-            unlink((outputDir as NSString).appendingPathComponent(e))  // unlink never follows a link
-        }
-    }
-
-    static func syncDirectory(_ dir: String, _ ctx: [(String, JSONValue)]) throws {
-        let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw SAError(.io, "cannot open \(dir): \(String(cString: strerror(errno)))", context: ctx) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw SAError(.io, "fsync of \(dir) failed: \(String(cString: strerror(errno)))", context: ctx) }
-    }
-
     public static func export(database: ShowDB, sectionID: Int64, outputDir: String,
                               includeOpen: Bool = false, recordBookkeeping: Bool = true) throws -> ExportResult {
         let ctx: [(String, JSONValue)] = [("db", .string(database.location)), ("section_id", .int(sectionID))]
@@ -79,103 +63,42 @@ public enum SectionExporter {
         if section.isOpen && !includeOpen {
             throw SAError(.openSection, "section \(sectionID) of \(show) is still being recorded; not exported (use --include-open)")
         }
-        do {
-            try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
-        } catch {
-            throw SAError(.cantCreate, "cannot create output directory \(outputDir)", context: ctx)
-        }
         let name = fileName(show: show, startTimestampMs: section.startTimestampMs, sectionID: sectionID, format: format)
-        let finalPath = (outputDir as NSString).appendingPathComponent(name)
-
-        // One export of a file at a time: a lock beside it, released by the kernel on exit.
-        let exportLock: FileLock?
-        do {
-            exportLock = try FileLock.tryAcquire(LockName.export(directory: outputDir, file: name))
-        } catch let e as SAError {
-            throw SAError(e.code, e.message, context: ctx)
-        }
-        guard let exportLock else {
-            throw SAError(.conflict, "section \(sectionID) of \(show) is being exported by another process",
-                          context: [("show", .string(show))] + ctx)
-        }
-        defer { exportLock.release() }
-
-        // Holding the lock, any temporary file of this name is left over from a killed run.
-        removeStaleTemporaries(outputDir: outputDir, name: name)
-        let tmpPath = (outputDir as NSString).appendingPathComponent(".\(name).tmp.\(getpid())")
-        // Created here and now, never through a planted symbolic link or into someone's file.
-        let fd = open(tmpPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            let err = String(cString: strerror(errno))
-            throw SAError(.cantCreate, "cannot create \(tmpPath): \(err)", context: ctx)
-        }
-        let file = PipelinedFileSink(fd: fd, path: tmpPath)
-        var finished = false
-        defer {
-            if !finished { file.abandon() }
-            close(fd)
-            unlink(tmpPath)
-        }
-        let sink: (UnsafeRawBufferPointer) throws -> Void = { chunk in
-            do {
-                try file.append(chunk)
-            } catch var e as SAError {
-                e.context = ctx
-                throw e
+        let written = try ExportFile.write(outputDir: outputDir, name: name, show: show, context: ctx,
+                                           busy: "section \(sectionID) of \(show) is being exported by another process") { sink in
+            switch format {
+            case .opus:
+                var tags = ["TITLE=\(show) \(iso(section.startTimestampMs))", "ARTIST=\(show)", "DATE=\(iso(section.startTimestampMs))",
+                            "SHOW=\(show)", "START_TIME=\(iso(section.startTimestampMs))", "SECTION_ID=\(sectionID)"]
+                for t in try database.titles(section: sectionID) {
+                    let offset = Double(t.timestampMs - section.startTimestampMs) / 1000
+                    tags.append("ICY_TITLE=\(String(format: "%.3f", max(0, offset))) \(t.title)")
+                }
+                // A serial number derived from the section keeps the output reproducible.
+                let serial = Int32(truncatingIfNeeded: (sectionID ^ (sectionID >> 32)) & 0x7FFF_FFFF)
+                guard let preSkip = Int(meta[MetaKey.encoderDelay] ?? "312"), (0...65535).contains(preSkip) else {
+                    throw SAError(.badDatabase, "\(database.location): encoder_delay_samples is not 0 to 65535", context: ctx)
+                }
+                let writer = try OggOpusWriter(serial: serial, preSkip: preSkip,
+                                               totalSamples: section.durationSamples, tags: tags, sink: sink)
+                try database.forEachSegment(section: sectionID) { seg in
+                    try writer.addSegment(seg.audio, isLastSegment: seg.id == section.lastSegmentID)
+                }
+                try writer.finish()
+            case .aac:
+                try database.forEachSegment(section: sectionID) { seg in
+                    try seg.audio.withUnsafeBytes { try sink($0) }
+                }
             }
-        }
-        let rate = Int64(format.sampleRate)
-        switch format {
-        case .opus:
-            var tags = ["TITLE=\(show) \(iso(section.startTimestampMs))", "ARTIST=\(show)", "DATE=\(iso(section.startTimestampMs))",
-                        "SHOW=\(show)", "START_TIME=\(iso(section.startTimestampMs))", "SECTION_ID=\(sectionID)"]
-            for t in try database.titles(section: sectionID) {
-                let offset = Double(t.timestampMs - section.startTimestampMs) / 1000
-                tags.append("ICY_TITLE=\(String(format: "%.3f", max(0, offset))) \(t.title)")
-            }
-            // A serial number derived from the section keeps the output reproducible.
-            let serial = Int32(truncatingIfNeeded: (sectionID ^ (sectionID >> 32)) & 0x7FFF_FFFF)
-            guard let preSkip = Int(meta[MetaKey.encoderDelay] ?? "312"), (0...65535).contains(preSkip) else {
-                throw SAError(.badDatabase, "\(database.location): encoder_delay_samples is not 0 to 65535", context: ctx)
-            }
-            let writer = try OggOpusWriter(serial: serial, preSkip: preSkip,
-                                           totalSamples: section.durationSamples, tags: tags, sink: sink)
-            try database.forEachSegment(section: sectionID) { seg in
-                try writer.addSegment(seg.audio, isLastSegment: seg.id == section.lastSegmentID)
-            }
-            try writer.finish()
-        case .aac:
-            try database.forEachSegment(section: sectionID) { seg in
-                try seg.audio.withUnsafeBytes { try sink($0) }
-            }
-        }
-        let digest: String
-        do {
-            digest = try file.finish()
-        } catch var e as SAError {
-            e.context = ctx
-            throw e
-        }
-        finished = true
-        let bytes = file.bytes
-        var status = "written"
-        var st = stat()
-        if lstat(finalPath, &st) == 0, st.st_mode & S_IFMT == S_IFREG, SHA256Hasher.hex(ofFile: finalPath) == digest {
-            status = "exists"
-        } else {
-            if rename(tmpPath, finalPath) != 0 {
-                throw SAError(.cantCreate, "cannot rename to \(finalPath): \(String(cString: strerror(errno)))", context: ctx)
-            }
-            // The rename itself is durable only once the directory is.
-            try syncDirectory(outputDir, ctx)
         }
         // Only a finished (on a receiver: complete) section is recorded as exported: the file of
         // an open one holds less audio than the section will, and must be made again.
         if recordBookkeeping && !section.isOpen {
-            try database.recordExport(section: sectionID, filePath: finalPath, format: format.rawValue, bytes: bytes, sha256: digest,
+            try database.recordExport(section: sectionID, filePath: written.path, format: format.rawValue, bytes: written.bytes, sha256: written.sha256,
                                       durationSamples: section.durationSamples)
         }
-        return ExportResult(show: show, db: database.location, sectionID: sectionID, filePath: finalPath, format: format.rawValue,
-                            durationSeconds: Double(section.durationSamples) / Double(rate), bytes: bytes, sha256: digest, status: status)
+        return ExportResult(show: show, db: database.location, sectionID: sectionID, filePath: written.path, format: format.rawValue,
+                            durationSeconds: Double(section.durationSamples) / Double(format.sampleRate), bytes: written.bytes,
+                            sha256: written.sha256, status: written.status)
     }
 }

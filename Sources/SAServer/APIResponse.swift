@@ -74,6 +74,23 @@ struct RouteInput: Sendable {
     func show() throws -> String { try parameters.require("name") }
     /// An integer parameter (`:id`, `:section_id`); 400 when it is not one.
     func id(_ name: String) throws -> Int64 { try parameters.require(name, as: Int64.self) }
+
+    /// `?from=…&to=…` (ISO 8601 or epoch milliseconds; `timezone=Area/City` for times written
+    /// without a zone, default UTC); 400 naming what is wrong.
+    func timeRange() throws -> (fromMs: Int64, toMs: Int64) {
+        let q = request.uri.queryParameters
+        guard let from = q.get("from"), let to = q.get("to") else { throw SAError(.badParam, "from and to are required") }
+        var zone = TimeZone(identifier: "UTC")!
+        if let name = q.get("timezone") {
+            guard let z = TimeZone(identifier: name) else { throw SAError(.badParam, "unknown time zone '\(name)'") }
+            zone = z
+        }
+        do {
+            return (try TimeText.milliseconds(from, what: "from", timeZone: zone), try TimeText.milliseconds(to, what: "to", timeZone: zone))
+        } catch let e as SAError {
+            throw SAError(.badParam, e.message)
+        }
+    }
 }
 
 extension RouterGroup {

@@ -1,6 +1,23 @@
+import Foundation
 import Hummingbird
 import NIOCore
 import NIOHTTPTypes
+
+/// Logs each request (method and path) at info, like Hummingbird's LogRequestsMiddleware, but
+/// with the value of a `token` query parameter (a private feed's) replaced by `***`.
+public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        context.logger.info("Request", metadata: ["hb.request.path": .string(RequestLogMiddleware.redacted(request.uri.description)),
+                                                  "hb.request.method": .string(request.method.rawValue)])
+        return try await next(request, context)
+    }
+
+    static func redacted(_ uri: String) -> String {
+        uri.replacingOccurrences(of: #"([?&]token=)[^&]*"#, with: "$1***", options: .regularExpression)
+    }
+}
 
 /// HEAD is answered wherever GET is (RFC 9110 §9.3.2): the GET route runs, its status and
 /// headers (Content-Length included) are kept and the body is dropped. It wraps the whole

@@ -103,13 +103,32 @@ final class AudioCache: @unchecked Sendable {
     }
 }
 
+extension AudioCache {
+    /// A time range of a show as one file, made with the export code (see `RangeExporter`).
+    func range(show: String, database: ShowDBPool, fromMs: Int64, toMs: Int64) throws
+        -> (path: String, downloadName: String, format: AudioFormat)
+    {
+        let directory = (dir as NSString).appendingPathComponent("\(show)/ranges")
+        for _ in 0..<600 {
+            do {
+                let made = try database.with { try RangeExporter.joinedFile(database: $0, fromMs: fromMs, toMs: toMs, directory: directory) }
+                return (made.path, made.downloadName, made.plan.format)
+            } catch let e as SAError where e.code == .conflict {
+                usleep(50_000)  // another request is making the same file
+            }
+        }
+        throw SAError(.busy, "that range of '\(show)' is busy; try again")
+    }
+}
+
 /// The receiver's playback API: shows, metadata, sessions by time range, titles,
 /// segment estimates, per-session audio with HTTP ranges, and HLS playlists.
 public enum PlaybackAPI {
     /// `api` is the `/api` group (JSON), `files` the root (audio, playlists, fragments).
     public static func addRoutes<Context: RequestContext>(api: RouterGroup<Context>, files: RouterGroup<Context>, store: any PlaybackStore,
-                                                          cacheDir: String) {
+                                                          cacheDir: String, feeds: [String: FeedSettings] = [:]) {
         let cache = AudioCache(dir: cacheDir)
+        PodcastFeed.addRoutes(to: files, store: store, cache: cache, feeds: feeds)
         let segments = SegmentCache()
         let show = api.group("show/:name")
         let session = show.group("session/:id")
@@ -208,6 +227,23 @@ public enum PlaybackAPI {
                     throw SAError(.missing, "session \(id) of '\(name)' is \(format.rawValue); use audio.\(format.fileExtension)")
                 }
                 return try FileResponder.respond(path: path, contentType: ext == "ogg" ? "audio/ogg" : "audio/aac", range: range, head: isHead)
+            }
+        }
+
+        // Any time range of a show as one file (the parts of several sessions one after the
+        // other), seekable with Range requests and named for saving.
+        for ext in ["ogg", "aac"] {
+            files.getOnPool(RouterPath(stringLiteral: "show/:name/range.\(ext)")) { r in
+                let name = try r.show()
+                let (fromMs, toMs) = try r.timeRange()
+                let made = try cache.range(show: name, database: try store.database(name), fromMs: fromMs, toMs: toMs)
+                guard made.format.fileExtension == ext else {
+                    throw SAError(.missing, "'\(name)' is recorded as \(made.format.rawValue); use range.\(made.format.fileExtension)")
+                }
+                var response = try FileResponder.respond(path: made.path, contentType: ext == "ogg" ? "audio/ogg" : "audio/aac",
+                                                         range: r.request.headers[.range], head: r.request.method == .head)
+                response.headers[.contentDisposition] = "inline; filename=\"\(made.downloadName)\""
+                return response
             }
         }
 

@@ -12,6 +12,8 @@ public struct ServerSetup: Sendable {
     public var playback: (any PlaybackStore)?
     /// Where playback keeps built audio files.
     public var cacheDir: String
+    /// Podcast feed settings by show.
+    public var feeds: [String: FeedSettings] = [:]
 
     public init(mode: String, cacheDir: String) {
         self.mode = mode
@@ -24,7 +26,7 @@ public enum ServerRouter {
     /// per API.
     public static func make(_ setup: ServerSetup) -> Router<BasicRequestContext> {
         let router = Router()
-        router.add(middleware: LogRequestsMiddleware(.info))
+        router.add(middleware: RequestLogMiddleware())
         router.add(middleware: JSONErrorMiddleware())
         if let token = setup.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         let root = router.group()
@@ -41,7 +43,7 @@ public enum ServerRouter {
         }
         if let receiver = setup.receiver { ReceiverAPI.addSyncRoutes(to: api.group("sync"), state: receiver) }
         if let playback = setup.playback {
-            PlaybackAPI.addRoutes(api: api, files: root, store: playback, cacheDir: setup.cacheDir)
+            PlaybackAPI.addRoutes(api: api, files: root, store: playback, cacheDir: setup.cacheDir, feeds: setup.feeds)
             ReceiverAPI.addUIRoutes(to: root)
         }
         return router

@@ -133,13 +133,14 @@ public final class ShowDB {
     }
 
     /// Streams the section's segments in id order, a batch per query (one query each, audio
-    /// included), so memory stays flat however long the section is.
-    public func forEachSegment(section: Int64, _ body: (SegmentRecord) throws -> Void) throws {
-        var after: Int64 = -1
+    /// included), so memory stays flat however long the section is; only ids in
+    /// `fromID...throughID` when given.
+    public func forEachSegment(section: Int64, fromID: Int64 = 0, throughID: Int64 = .max, _ body: (SegmentRecord) throws -> Void) throws {
+        var after = fromID - 1
         while true {
             let batch = try executor.rows("""
-                SELECT \(SQL.segmentColumns) FROM segments WHERE section_id = $1 AND id > $2 ORDER BY id LIMIT 64
-                """, [.int(section), .int(after)], ShowDB.segment)
+                SELECT \(SQL.segmentColumns) FROM segments WHERE section_id = $1 AND id > $2 AND id <= $3 ORDER BY id LIMIT 64
+                """, [.int(section), .int(after), .int(throughID)], ShowDB.segment)
             for s in batch { try body(s) }
             guard batch.count == 64, let last = batch.last else { return }
             after = last.id

@@ -21,22 +21,31 @@ struct ExportCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Option(name: .long, help: ArgumentHelp("Export from this database (SQLite file or postgres:// URL).", valueName: "db"))
+    @Option(help: "Export from this database (SQLite file or postgres:// URL).")
     var db: String?
 
-    @Option(name: .long, help: ArgumentHelp("The section to export with --db.", valueName: "id"))
+    @Option(help: ArgumentHelp("The section to export with --db.", valueName: "id"))
     var section: Int64?
 
-    @Flag(name: .long, help: "Export every finished section of the config's shows not exported yet.")
+    @Flag(help: "Export every finished section of the config's shows not exported yet.")
     var pending = false
 
     @OptionGroup var shows: ShowFilter
 
-    @Option(name: .long, help: ArgumentHelp("Where files go (default: tmp).", valueName: "dir"))
+    @Option(help: ArgumentHelp("Where files go (default: tmp).", valueName: "dir"))
     var outputDir: String = "tmp"
 
-    @Flag(name: .long, help: "Also export sections that are still being recorded.")
+    @Flag(help: "Also export sections that are still being recorded.")
     var includeOpen = false
+
+    @Option(help: ArgumentHelp("Export the audio recorded from this time on: ISO 8601 (2026-01-05T06:00:30Z, or without a zone in --timezone) or epoch milliseconds; with --to and --db or --config --show.", valueName: "time"))
+    var from: String?
+
+    @Option(help: ArgumentHelp("Up to this time (see --from).", valueName: "time"))
+    var to: String?
+
+    @Option(help: ArgumentHelp("Time zone of --from and --to (and of range lines) written without one (default UTC).", valueName: "Area/City"))
+    var timezone: String = "UTC"
 
     @OptionGroup var dbCredentials: DatabaseCredentialOption
 
@@ -44,6 +53,18 @@ struct ExportCommand: ParsableCommand {
     var files: [String] = []
 
     func validate() throws {
+        if TimeZone(identifier: timezone) == nil { throw ValidationError("unknown time zone '\(timezone)' for --timezone") }
+        if (from == nil) != (to == nil) { throw ValidationError("--from and --to go together") }
+        if from != nil {
+            if section != nil || pending || !files.isEmpty {
+                throw ValidationError("--from and --to do not combine with --section, --pending or input files")
+            }
+            if db == nil && (common.config == nil || shows.show.count != 1) {
+                throw ValidationError("--from and --to need --db FILE, or --config FILE with one --show NAME")
+            }
+            if db != nil && common.config != nil { throw ValidationError("use either --db or --config with --from, not both") }
+            return
+        }
         if (db == nil) != (section == nil) { throw ValidationError("--db and --section go together") }
         if pending && common.config == nil { throw ValidationError("--pending needs --config") }
         if pending && db != nil { throw ValidationError("use either --pending or --db, not both") }
@@ -57,20 +78,26 @@ struct ExportCommand: ParsableCommand {
                                   defaultProfile: dbCredentials.credentialProfile)
             run.onError = { ToolMain.report($0, tool: "sa-export") }
             run.onNote = { ToolMain.note("note: \($0)", tool: "sa-export") }
+            run.timeZone = TimeZone(identifier: timezone)!
             if let db, let section {
                 return run.single(db: db, section: section)
             }
+            if let from, let to {
+                let zone = run.timeZone
+                let fromMs = try TimeText.milliseconds(from, what: "--from", timeZone: zone)
+                let toMs = try TimeText.milliseconds(to, what: "--to", timeZone: zone)
+                if let db { return run.singleRange(db: db, fromMs: fromMs, toMs: toMs) }
+                run.config = try ConfigLoader.load(file: common.config!)
+                return run.singleRange(db: try run.database(show: try shows.validated()[0]), fromMs: fromMs, toMs: toMs)
+            }
             if pending {
-                let config = try ConfigLoader.load(file: common.config!)
-                if case .receiver(let c) = config { run.defaultProfile = run.defaultProfile ?? c.databaseCredentialProfile }
-                // With an archive target, sections exported but not yet pushed come out again, so
-                // `sa-export --pending | sa-push` retries a failed upload on the next run.
-                if case .record(let c) = config, c.sftp != nil { run.untilPushed = true }
-                let (list, password) = try ShowDirectory.databases(config: config, credentials: credentials, shows: try shows.validated())
-                run.password = password
-                for (_, db) in list { run.pending(db: db) }
+                for (_, db) in try run.use(config: try ConfigLoader.load(file: common.config!), shows: try shows.validated()) {
+                    run.pending(db: db)
+                }
                 return run.status
             }
+            // Range lines may name just a show of the config.
+            if let file = common.config { run.config = try ConfigLoader.load(file: file) }
             try JSONLineReader().forEachLine(paths: files) { result, _ in
                 switch result {
                 case .failure(let e): run.fail(e)
@@ -80,4 +107,5 @@ struct ExportCommand: ParsableCommand {
             return run.status
         }
     }
+
 }

@@ -22,52 +22,52 @@ struct RecordCommand: ParsableCommand {
 
     @OptionGroup var shows: ShowFilter
 
-    @Flag(name: .long, help: "Record the current or next window of each show, then exit (for cron).")
+    @Flag(help: "Record the current or next window of each show, then exit (for cron).")
     var once = false
 
-    @Option(name: .long, help: ArgumentHelp("Record this stream URL now (http, https, .pls, .m3u).", valueName: "url"))
+    @Option(help: "Record this stream URL now (http, https, .pls, .m3u).")
     var url: String?
 
-    @Option(name: .long, help: ArgumentHelp("Import this MP3/AAC file; '-' reads standard input.", valueName: "file"))
+    @Option(help: ArgumentHelp("Import this MP3/AAC file; '-' reads standard input.", valueName: "file"))
     var input: String?
 
-    @Option(name: .long, help: ArgumentHelp("Show name for --url or --input.", valueName: "name"))
+    @Option(help: "Show name for --url or --input.")
     var name: String?
 
-    @Option(name: .long, help: ArgumentHelp("Where <name>.sqlite lives for --url/--input (default: current directory).", valueName: "dir"))
+    @Option(help: ArgumentHelp("Where <name>.sqlite lives for --url/--input (default: current directory).", valueName: "dir"))
     var outputDir: String?
 
-    @Option(name: .long, help: ArgumentHelp("Stop --url recording after this long (45s, 20m, 2h, 1h30m).", valueName: "duration"))
+    @Option(help: "Stop --url recording after this long (45s, 20m, 2h, 1h30m).")
     var duration: String?
 
-    @Option(name: .long, help: ArgumentHelp("Stop --url recording at this time of day, HH:MM[:SS].", valueName: "time"))
+    @Option(help: ArgumentHelp("Stop --url recording at this time of day, HH:MM[:SS].", valueName: "time"))
     var until: String?
 
-    @Option(name: .long, help: ArgumentHelp("Time zone of --until (default UTC).", valueName: "Area/City"))
+    @Option(help: ArgumentHelp("Time zone of --until (default UTC).", valueName: "Area/City"))
     var timezone: String = "UTC"
 
-    @Option(name: .long, help: ArgumentHelp("Start time of an --input import: ISO 8601 or epoch milliseconds (default: now).", valueName: "time"))
+    @Option(help: ArgumentHelp("Start time of an --input import: ISO 8601 or epoch milliseconds (default: now).", valueName: "time"))
     var start: String?
 
-    @Option(name: .long, help: ArgumentHelp("opus (default) or aac, for --url/--input.", valueName: "format"))
+    @Option(help: "opus (default) or aac, for --url/--input.")
     var format: String = "opus"
 
-    @Option(name: .long, help: ArgumentHelp("kbit/s (default 16 for opus, 32 for aac), for --url/--input.", valueName: "kbps"))
+    @Option(help: ArgumentHelp("kbit/s (default 16 for opus, 32 for aac), for --url/--input.", valueName: "kbps"))
     var bitrate: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Segment length in seconds (default 10), for --url/--input.", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Segment length in seconds (default 10), for --url/--input.", valueName: "seconds"))
     var splitInterval: Int = 10
 
-    @Option(name: .long, help: ArgumentHelp("Reconnect after this many seconds without data (default 30), for --url.", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Reconnect after this many seconds without data (default 30), for --url.", valueName: "seconds"))
     var stallTimeout: Int = 30
 
-    @Option(name: .long, help: ArgumentHelp("Trust the certificate authorities in this PEM file for an https --url (default: the system's store).", valueName: "file"))
+    @Option(help: ArgumentHelp("Trust the certificate authorities in this PEM file for an https --url (default: the system's store).", valueName: "file"))
     var caFile: String?
 
-    @Option(name: .long, help: ArgumentHelp("libopus complexity 0-10 (default \(SessionConfig.defaultOpusComplexity)): lower costs less CPU per stream, higher gives slightly better quality; for --url/--input.", valueName: "n"))
+    @Option(help: ArgumentHelp("libopus complexity 0-10 (default \(SessionConfig.defaultOpusComplexity)): lower costs less CPU per stream, higher gives slightly better quality; for --url/--input.", valueName: "n"))
     var opusComplexity: Int = SessionConfig.defaultOpusComplexity
 
-    @Option(name: .long, help: ArgumentHelp("Refuse to record below this much free disk (default 200), for --url/--input.", valueName: "MB"))
+    @Option(help: ArgumentHelp("Refuse to record below this much free disk (default 200), for --url/--input.", valueName: "MB"))
     var minFreeMb: Int = 200
 
     func validate() throws {
@@ -117,37 +117,13 @@ struct RecordCommand: ParsableCommand {
     private func runImport(_ input: String) throws -> ExitStatus {
         let job = try adHocJob(url: input)
         let startMs = try start.map(parseStart) ?? Int64(Date().timeIntervalSince1970 * 1000)
-        let file: UnsafeMutablePointer<FILE>
-        if input == "-" {
-            file = stdin
-        } else {
-            guard let f = fopen(input, "rb") else {
-                throw SAError(.notFound, "cannot open input \(input): \(String(cString: strerror(errno)))")
-            }
-            file = f
-        }
-        defer { if input != "-" { fclose(file) } }
         let recorder = try ShowRecorder(job: job)
-        _ = try recorder.importInput(file, name: input == "-" ? "stdin" : input, startMs: startMs)
+        _ = try withInputFile(input) { try recorder.importInput($0, name: input == "-" ? "stdin" : input, startMs: startMs) }
         return .ok
     }
 
-    /// Years 1970 to 9999: section ids are microseconds, so larger values would overflow.
-    static let startRange: ClosedRange<Int64> = 0...253_402_300_799_999
-
     private func parseStart(_ text: String) throws -> Int64 {
-        if let ms = Int64(text) {
-            guard RecordCommand.startRange.contains(ms) else {
-                throw SAError.usage("--start \(text) is out of range: epoch milliseconds from 0 to \(RecordCommand.startRange.upperBound) (year 9999)")
-            }
-            return ms
-        }
-        let f = ISO8601DateFormatter()
-        for opts: ISO8601DateFormatter.Options in [[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime]] {
-            f.formatOptions = opts
-            if let d = f.date(from: text) { return Int64(d.timeIntervalSince1970 * 1000) }
-        }
-        throw SAError.usage("--start must be ISO 8601 (2024-05-01T06:00:00Z) or epoch milliseconds, got '\(text)'")
+        try TimeText.milliseconds(text, what: "--start")
     }
 
     private func runAdHoc(_ url: String) throws -> ExitStatus {
@@ -189,10 +165,7 @@ struct RecordCommand: ParsableCommand {
         }
         if !shows.show.isEmpty { sessions = sessions.filter { shows.show.contains($0.name) } }
         guard !sessions.isEmpty else { throw SAError.config("\(file) defines no [[sessions]]") }
-        let scheduled = try sessions.map {
-            DailyScheduler.Show(recorder: try ShowRecorder(job: RecordingJob(session: $0, config: config)), window: $0.window!,
-                                retentionHours: $0.retentionHours)
-        }
+        let scheduled = try sessions.map { try DailyScheduler.Show(session: $0, config: config) }
         return status(for: DailyScheduler.run(scheduled, once: once))
     }
 }

@@ -67,6 +67,7 @@ struct ServeCommand: AsyncParsableCommand {
         var token: String?
         var exportDir = "tmp"
         var sessions: [SessionConfig] = []
+        var feeds: [String: FeedSettings] = [:]
         if let db {
             guard FileManager.default.fileExists(atPath: db) else {
                 throw SAError(.notFound, "database \(db) does not exist")
@@ -88,12 +89,18 @@ struct ServeCommand: AsyncParsableCommand {
                 mode = "receiver"
                 host = c.bind
                 listenPort = c.port
-                receiver = try ReceiverState(config: c, credentials: Credentials(file: common.credentials))
+                let credentials = Credentials(file: common.credentials)
+                receiver = try ReceiverState(config: c, credentials: credentials)
+                for show in c.shows ?? [] {
+                    let token = try show.feedTokenProfile.map { try credentials.require(.feed, profile: $0, field: "token") }
+                    feeds[show.name] = FeedSettings(episodes: show.episodes, token: token)
+                }
                 exportDir = ((c.file as NSString).deletingLastPathComponent as NSString).appendingPathComponent("tmp")
             }
         }
         var setup = ServerSetup(mode: mode, cacheDir: (exportDir as NSString).appendingPathComponent("cache"))
         setup.token = token
+        setup.feeds = feeds
         if let source {
             var options = RecorderAPIOptions(mode: mode, exportDir: exportDir, readOnly: db != nil)
             options.sessions = sessions

@@ -1,0 +1,216 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SACommon
+import SAExport
+import SAStore
+
+/// A show's podcast feed settings (from the receiver config's `[[shows]]`).
+public struct FeedSettings: Sendable {
+    public var episodes: [EpisodeSlot]
+    /// When set, the feed answers only `?token=` with this value.
+    public var token: String?
+
+    public init(episodes: [EpisodeSlot] = [], token: String? = nil) {
+        self.episodes = episodes
+        self.token = token
+    }
+}
+
+/// `GET /feeds/{show}.xml`: RSS 2.0 with the iTunes podcast namespace. One item per finished
+/// section, or per configured daily slot that has ended and holds recorded audio; each
+/// enclosure is the range endpoint for its time span, so it answers HEAD and Range requests.
+enum PodcastFeed {
+    /// The newest items only: a feed is read often, and podcast apps keep what they fetched.
+    static let maxItems = 200
+
+    struct Item {
+        var guid: String
+        var title: String
+        var fromMs: Int64
+        var toMs: Int64
+        var seconds: Double
+        var bytes: Int64
+        var url: String
+        var titles: [String]
+    }
+
+    static func addRoutes<Context: RequestContext>(to root: RouterGroup<Context>, store: any PlaybackStore,
+                                                   cache: AudioCache, feeds: [String: FeedSettings]) {
+        root.getOnPool("feeds/:file") { r in
+            let file: String = try r.parameters.require("file")
+            guard file.hasSuffix(".xml") else { throw SAError(.missing, "feeds are /feeds/<show>.xml") }
+            let show = try ShowName.validate(String(file.dropLast(4)))
+            let settings = feeds[show] ?? FeedSettings()
+            let token: String? = r.request.uri.queryParameters.get("token").map { String($0) }
+            if let expected = settings.token {
+                guard let token, constantTimeEqual(token, expected) else {
+                    throw SAError(.auth, "the feed of '\(show)' needs its token (?token=)")
+                }
+            }
+            let base = baseURL(r.request)
+            let db = try store.database(show)
+            let items = try makeItems(show: show, db: db, cache: cache, settings: settings, base: base, token: settings.token == nil ? nil : token)
+            let selfURL = base + "/feeds/\(show).xml" + (settings.token == nil ? "" : "?token=\(percentEncoded(token ?? ""))")
+            var response = API.bytes(Array(xml(show: show, items: items, base: base, selfURL: selfURL).utf8),
+                                     contentType: "application/rss+xml; charset=utf-8")
+            response.headers[.cacheControl] = "no-cache"
+            return response
+        }
+    }
+
+    /// Equal strings take as long to compare as unequal ones of the same length.
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var diff = UInt8(x.count == y.count ? 0 : 1)
+        for i in 0..<max(x.count, y.count) { diff |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0) }
+        return diff == 0
+    }
+
+    /// `http://host[:port]` as the client reached us (or as a reverse proxy says it did).
+    static func baseURL(_ request: Request) -> String {
+        let proto = request.headers[HTTPField.Name("X-Forwarded-Proto")!] ?? "http"
+        let host = request.headers[HTTPField.Name("X-Forwarded-Host")!] ?? request.head.authority ?? "localhost"
+        return "\(proto == "https" ? "https" : "http")://\(host)"
+    }
+
+    static func makeItems(show: String, db: ShowDBPool, cache: AudioCache, settings: FeedSettings, base: String, token: String?) throws -> [Item] {
+        let (meta, sections) = try db.with { (try $0.metadata(), try $0.sections()) }
+        let rate = Int64(AudioFormat.sampleRate(stored: meta[MetaKey.sampleRate], format: meta[MetaKey.audioFormat]))
+        let finished = sections.filter { !$0.isOpen && $0.segments > 0 }
+        // Spans in time order, newest first: (guid, title, from, to).
+        var spans: [(guid: String, title: String, from: Int64, to: Int64)] = []
+        if settings.episodes.isEmpty {
+            for s in finished.reversed().prefix(maxItems) {
+                let end = s.startTimestampMs + (s.durationSamples * 1000 + rate - 1) / rate
+                spans.append(("\(show)/section/\(s.id)", "\(show) \(localStamp(s.startTimestampMs, TimeZone(identifier: "UTC")!)) UTC",
+                              s.startTimestampMs, end))
+            }
+        } else if let first = sections.first(where: { $0.segments > 0 }) {
+            let open = sections.filter(\.isOpen).map(\.startTimestampMs)
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            for slot in settings.episodes {
+                for (from, to, day) in slotSpans(slot, fromMs: first.startTimestampMs, toMs: now) {
+                    // Only slots that are over, with nothing still being recorded inside them.
+                    guard to <= now, !open.contains(where: { $0 < to && $0 >= from - 86_400_000 }) else { continue }
+                    spans.append(("\(show)/\(slot.name)/\(day)", "\(slot.name) \(day)", from, to))
+                }
+            }
+            spans.sort { $0.from > $1.from }
+        }
+        var items: [Item] = []
+        for span in spans where items.count < maxItems {
+            let made: (path: String, downloadName: String, format: AudioFormat)
+            let plan: RangePlan
+            do {
+                plan = try db.with { try RangeExporter.plan(database: $0, fromMs: span.from, toMs: span.to) }
+                made = try cache.range(show: show, database: db, fromMs: span.from, toMs: span.to)
+            } catch let e as SAError where e.code == .missing {
+                continue  // nothing recorded in that slot
+            }
+            let size = ((try? FileManager.default.attributesOfItem(atPath: made.path))?[.size] as? NSNumber)?.int64Value ?? 0
+            var url = base + "/show/\(show)/range.\(made.format.fileExtension)?from=\(span.from)&to=\(span.to)"
+            if let token { url += "&token=" + percentEncoded(token) }
+            let titles = try db.with { d in try plan.parts.flatMap { try RangeExporter.titles(of: $0, database: d) } }
+            items.append(Item(guid: span.guid, title: span.title, fromMs: plan.parts[0].fromMs, toMs: span.to,
+                              seconds: plan.parts.reduce(0) { $0 + $1.durationSeconds }, bytes: size, url: url,
+                              titles: titles.map { "\(localStamp($0.timestampMs, TimeZone(identifier: "UTC")!)) UTC \($0.title)" }))
+        }
+        return items
+    }
+
+    /// Each day's occurrence of `slot` that overlaps `fromMs...toMs`: its start, end and local date.
+    static func slotSpans(_ slot: EpisodeSlot, fromMs: Int64, toMs: Int64) -> [(Int64, Int64, String)] {
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = slot.timeZone
+        let dayFormat = DateFormatter()
+        dayFormat.locale = Locale(identifier: "en_US_POSIX")
+        dayFormat.timeZone = slot.timeZone
+        dayFormat.dateFormat = "yyyy-MM-dd"
+        var out: [(Int64, Int64, String)] = []
+        // From the day before the first recording (a slot across midnight) to today.
+        var day = cal.startOfDay(for: Date(timeIntervalSince1970: Double(fromMs) / 1000 - 86_400))
+        let last = Date(timeIntervalSince1970: Double(toMs) / 1000)
+        while day <= last {
+            let start = instant(day, slot.from, cal)
+            var endDay = day
+            if slot.to.seconds <= slot.from.seconds { endDay = cal.date(byAdding: .day, value: 1, to: day)! }
+            let end = instant(endDay, slot.to, cal)
+            if end > fromMs && start < toMs { out.append((start, end, dayFormat.string(from: day))) }
+            day = cal.date(byAdding: .day, value: 1, to: day)!
+        }
+        return out
+    }
+
+    private static func instant(_ day: Date, _ t: TimeOfDay, _ cal: Calendar) -> Int64 {
+        let d = cal.date(bySettingHour: t.seconds / 3600, minute: t.seconds / 60 % 60, second: t.seconds % 60, of: day) ?? day
+        return Int64(d.timeIntervalSince1970 * 1000)
+    }
+
+    static func localStamp(_ ms: Int64, _ zone: TimeZone) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = zone
+        f.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
+    }
+
+    static func xml(show: String, items: [Item], base: String, selfURL: String) -> String {
+        let rfc822 = DateFormatter()
+        rfc822.locale = Locale(identifier: "en_US_POSIX")
+        rfc822.timeZone = TimeZone(identifier: "UTC")
+        rfc822.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        var x = """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd" xmlns:atom="http://www.w3.org/2005/Atom">
+            <channel>
+            <title>\(escape(show))</title>
+            <link>\(escape(base))/</link>
+            <description>\(escape("Recordings of \(show), by save_audio_stream"))</description>
+            <atom:link href="\(escape(selfURL))" rel="self" type="application/rss+xml"/>
+            <itunes:author>save_audio_stream</itunes:author>
+            <itunes:explicit>false</itunes:explicit>
+            <lastBuildDate>\(rfc822.string(from: Date()))</lastBuildDate>
+
+            """
+        for item in items {
+            let seconds = Int(item.seconds.rounded())
+            let duration = String(format: "%d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60)
+            let type = item.url.contains("/range.ogg") ? "audio/ogg" : "audio/aac"
+            let description = item.titles.isEmpty ? "No stream titles." : item.titles.joined(separator: "\n")
+            x += """
+                <item>
+                <title>\(escape(item.title))</title>
+                <guid isPermaLink="false">\(escape(item.guid))</guid>
+                <pubDate>\(rfc822.string(from: Date(timeIntervalSince1970: Double(item.fromMs) / 1000)))</pubDate>
+                <description>\(escape(description))</description>
+                <enclosure url="\(escape(item.url))" length="\(item.bytes)" type="\(type)"/>
+                <itunes:duration>\(duration)</itunes:duration>
+                </item>
+
+                """
+        }
+        return x + "</channel>\n</rss>\n"
+    }
+
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for c in s.unicodeScalars {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            default:
+                // Characters XML 1.0 cannot carry (control characters) are left out.
+                if c.value >= 0x20 || c == "\n" || c == "\t" || c == "\r" { out.unicodeScalars.append(c) }
+            }
+        }
+        return out
+    }
+
+    static func percentEncoded(_ s: String) -> String {
+        s.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+    }
+}
