@@ -1,0 +1,247 @@
+"""Time-range export: sa-export --from/--to and range JSON lines, and GET /show/{name}/range.ogg|aac.
+Ogg Opus cuts are checked sample by sample against the whole section decoded by ffmpeg (a chirp, so
+a cut at the wrong offset does not correlate); AAC cuts at frame boundaries; ranges across gaps and
+past the end of a recording; nothing recorded; HEAD, Range and Content-Disposition over HTTP."""
+import array
+import hashlib
+import math
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime
+
+import pytest
+
+from audiotools import ffprobe_duration, jsonlines
+from conftest import bin_path, free_port, run_tool
+
+
+@pytest.fixture(scope="module")
+def chirps(media_dir):
+    """MP3s of a rising chirp: no two moments sound alike, so an offset error shows."""
+    def make(name, seconds):
+        path = os.path.join(media_dir, name)
+        if not os.path.exists(path):
+            subprocess.run(["ffmpeg", "-y", "-v", "error", "-f", "lavfi", "-i",
+                            f"aevalsrc=0.5*sin(2*PI*(150+25*t)*t):s=44100:d={seconds}",
+                            "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k", path], check=True)
+        return path
+    return {"long": make("chirp40.mp3", 40), "short": make("chirp12.mp3", 12)}
+
+
+def imported(out, path, start, name="show", fmt="opus"):
+    r = run_tool([bin_path("sa-record"), "--input", path, "--name", name, "--output-dir", str(out), "--format", fmt,
+                  "--min-free-mb", "0", "--start", start])
+    assert r.returncode == 0, r.stderr
+    fin = [x for x in jsonlines(r.stdout) if x["type"] == "section_finished"][0]
+    return str(out / f"{name}.sqlite"), fin["section_id"]
+
+
+def export(*args, input=None):
+    return subprocess.run([bin_path("sa-export"), *args], input=input, capture_output=True, text=True, timeout=120)
+
+
+def pcm(path, rate=48000):
+    """Mono 16-bit samples ffmpeg decodes (it honours the Opus pre-skip and end trim)."""
+    p = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-ac", "1", "-ar", str(rate), "-f", "s16le", "-"], capture_output=True)
+    assert p.stderr == b"", p.stderr
+    a = array.array("h")
+    a.frombytes(p.stdout)
+    return a
+
+
+def correlation(whole, cut, offset):
+    n = len(cut)
+    seg = whole[offset:offset + n]
+    assert len(seg) == n
+    sxy = sum(x * y for x, y in zip(seg, cut))
+    sxx = sum(x * x for x in seg)
+    syy = sum(y * y for y in cut)
+    return sxy / math.sqrt(sxx * syy)
+
+
+def opusinfo_ok(path):
+    info = subprocess.run(["opusinfo", path], capture_output=True, text=True)
+    text = info.stdout + info.stderr
+    assert info.returncode == 0 and "WARNING" not in text and "ERROR" not in text, text
+    return info.stdout
+
+
+def test_opus_range_inside_one_section_is_cut_sample_exactly(tmp_path, chirps):
+    db, section = imported(tmp_path / "rec", chirps["long"], "2024-05-01T06:00:00Z")
+    whole = export("--db", db, "--section", str(section), "--output-dir", str(tmp_path / "whole"))
+    assert whole.returncode == 0, whole.stderr
+    whole_pcm = pcm(jsonlines(whole.stdout)[0]["file_path"])
+
+    out = tmp_path / "out"
+    r = export("--db", db, "--from", "2024-05-01T06:00:10.250Z", "--to", "2024-05-01T06:00:31.730Z", "--output-dir", str(out))
+    assert r.returncode == 0, r.stderr
+    (rec,) = jsonlines(r.stdout)
+    assert rec["type"] == "exported" and rec["cut"] == "sample" and rec["section_id"] == section
+    assert rec["from"] == "2024-05-01T06:00:10.250Z" and rec["to"] == "2024-05-01T06:00:31.730Z"
+    assert rec["duration_seconds"] == pytest.approx(21.48, abs=0.001)
+    assert os.path.basename(rec["file_path"]) == "show_20240501_060010.250_21.48s.ogg"
+    data = open(rec["file_path"], "rb").read()
+    assert rec["bytes"] == len(data) and rec["sha256"] == hashlib.sha256(data).hexdigest()
+
+    info = opusinfo_ok(rec["file_path"])
+    pre_skip = int(info.split("Pre-skip: ")[1].split()[0])
+    assert pre_skip >= 3840, "at least 80 ms of pre-roll is decoded and discarded"
+    assert "Playback length: 0m:21.48" in info
+    assert ffprobe_duration(rec["file_path"]) == pytest.approx(21.48, abs=0.110)  # ffprobe counts the pre-skip in
+
+    cut = pcm(rec["file_path"])
+    assert len(cut) == round(21.48 * 48000), "the requested length to the sample"
+    offset = 10250 * 48
+    assert correlation(whole_pcm, cut, offset) > 0.99, "the cut's samples are the section's at the right offset"
+    for wrong in (offset - 960, offset + 960, offset - 48, offset + 48):
+        assert correlation(whole_pcm, cut, wrong) < 0.9
+
+    # The same range again: the same bytes, left alone.
+    again = export("--db", db, "--from", "2024-05-01T06:00:10.250Z", "--to", "2024-05-01T06:00:31.730Z", "--output-dir", str(out))
+    assert again.returncode == 0 and jsonlines(again.stdout)[0]["status"] == "exists"
+    assert jsonlines(again.stdout)[0]["sha256"] == rec["sha256"]
+
+
+def test_opus_range_at_the_section_start_keeps_the_encoder_pre_skip(tmp_path, chirps):
+    db, _ = imported(tmp_path / "rec", chirps["short"], "2024-05-01T06:00:00Z")
+    r = export("--db", db, "--from", "2024-05-01T05:59:00Z", "--to", "2024-05-01T06:00:05Z", "--output-dir", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    gap, part = jsonlines(r.stdout)
+    assert gap["type"] == "gap" and gap["from"] == "2024-05-01T05:59:00Z" and gap["to"] == "2024-05-01T06:00:00Z"
+    assert part["from"] == "2024-05-01T06:00:00Z" and part["duration_seconds"] == 5.0
+    assert len(pcm(part["file_path"])) == 5 * 48000
+
+
+def test_aac_range_is_cut_at_frame_boundaries_and_says_so(tmp_path, chirps):
+    db, section = imported(tmp_path / "rec", chirps["long"], "2024-05-01T06:00:00Z", fmt="aac")
+    r = export("--db", db, "--from", "2024-05-01T06:00:10.250Z", "--to", "2024-05-01T06:00:20.100Z", "--output-dir", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    (rec,) = jsonlines(r.stdout)
+    assert rec["cut"] == "frame" and rec["format"] == "aac" and rec["file_path"].endswith(".aac")
+    start = datetime.fromisoformat("2024-05-01T06:00:00+00:00")
+    frm = round((datetime.fromisoformat(rec["from"]) - start).total_seconds() * 1000)
+    to = round((datetime.fromisoformat(rec["to"]) - start).total_seconds() * 1000)
+    # Widened to whole 1024-sample frames (64 ms at 16 kHz), never narrowed.
+    assert 10250 - 64 < frm <= 10250 and 20100 <= to < 20100 + 64, (rec["from"], rec["to"])
+    assert rec["duration_seconds"] == pytest.approx((to - frm) / 1000, abs=0.001)
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", rec["file_path"]],
+                           capture_output=True, text=True)
+    assert probe.stdout.strip() == "aac" and probe.stderr == ""
+    assert len(pcm(rec["file_path"], 16000)) == pytest.approx(rec["duration_seconds"] * 16000, abs=1024)
+
+
+def test_range_across_a_gap_gives_one_file_per_part_and_gap_records(tmp_path, chirps):
+    out = tmp_path / "rec"
+    db, first = imported(out, chirps["short"], "2024-05-01T06:00:00Z")
+    _, second = imported(out, chirps["short"], "2024-05-01T06:00:30Z")
+    r = export("--db", db, "--from", "2024-05-01T06:00:05Z", "--to", "2024-05-01T06:00:40Z", "--output-dir", str(tmp_path / "x"))
+    assert r.returncode == 0, r.stderr
+    recs = jsonlines(r.stdout)
+    assert [x["type"] for x in recs] == ["exported", "gap", "exported"]
+    a, gap, b = recs
+    assert (a["section_id"], a["from"], a["to"]) == (first, "2024-05-01T06:00:05Z", "2024-05-01T06:00:12Z")
+    assert (gap["from"], gap["to"], gap["duration_seconds"], gap["reason"]) == ("2024-05-01T06:00:12Z", "2024-05-01T06:00:30Z", 18.0, "not_recorded")
+    assert (b["section_id"], b["from"], b["to"]) == (second, "2024-05-01T06:00:30Z", "2024-05-01T06:00:40Z")
+    assert os.path.basename(a["file_path"]) == "show_20240501_060005_7s.ogg"
+    assert os.path.basename(b["file_path"]) == "show_20240501_060030_10s.ogg"
+    assert len(pcm(a["file_path"])) == 7 * 48000 and len(pcm(b["file_path"])) == 10 * 48000
+
+    # Past the end of the recording: what there is, and the rest as a gap.
+    r = export("--db", db, "--from", "2024-05-01T06:00:35Z", "--to", "2024-05-01T06:01:30Z", "--output-dir", str(tmp_path / "y"))
+    assert r.returncode == 0, r.stderr
+    part, tail = jsonlines(r.stdout)
+    assert part["to"] == "2024-05-01T06:00:42Z" and part["duration_seconds"] == 7.0
+    assert (tail["type"], tail["from"], tail["to"]) == ("gap", "2024-05-01T06:00:42Z", "2024-05-01T06:01:30Z")
+
+
+def test_range_with_nothing_recorded_is_a_clear_error(tmp_path, chirps):
+    db, _ = imported(tmp_path / "rec", chirps["short"], "2024-05-01T06:00:00Z")
+    out = tmp_path / "out"
+    r = export("--db", db, "--from", "2024-05-01T07:00:00Z", "--to", "2024-05-01T08:00:00Z", "--output-dir", str(out))
+    assert r.returncode == 65, (r.returncode, r.stderr)
+    (err,) = jsonlines(r.stdout)
+    assert err["type"] == "error" and err["code"] == "not_found"
+    assert "nothing of 'show' was recorded between 2024-05-01T07:00:00Z and 2024-05-01T08:00:00Z" in r.stderr
+    assert not out.exists() or [f for f in os.listdir(out) if f.endswith(".ogg")] == []
+    # Backwards and malformed ranges are refused before anything is read.
+    r = export("--db", db, "--from", "2024-05-01T07:00:00Z", "--to", "2024-05-01T06:00:00Z", "--output-dir", str(out))
+    assert r.returncode != 0 and "before it starts" in r.stderr
+    r = export("--db", db, "--from", "yesterday", "--to", "2024-05-01T06:00:00Z")
+    assert r.returncode == 64 and "--from must be ISO 8601" in r.stderr
+    r = export("--db", db, "--from", "2024-05-01T07:00:00Z")
+    assert r.returncode == 64 and "--from and --to go together" in r.stderr
+
+
+def test_range_lines_name_a_show_of_the_config_in_its_time_zone(tmp_path, chirps):
+    imported(tmp_path / "rec", chirps["long"], "2024-05-01T06:00:00Z")
+    cfg = tmp_path / "record.toml"
+    cfg.write_text("config_type = 'record'\noutput_dir = 'rec'\n")
+    lines = ('{"show": "show", "from": "2024-05-01T08:00:05", "to": "2024-05-01T08:00:15", "timezone": "Europe/Berlin"}\n'
+             '{"show": "nosuch", "from": "2024-05-01T06:00:05Z", "to": "2024-05-01T06:00:15Z"}\n'
+             '{"show": "show", "from": "2024-05-01T06:00:20Z"}\n')
+    r = export("--config", str(cfg), "--output-dir", str(tmp_path / "out"), input=lines)
+    assert r.returncode == 1, r.stderr  # two of three lines failed; the good one was exported
+    recs = jsonlines(r.stdout)
+    assert [x["type"] for x in recs] == ["exported", "error", "error"]
+    assert recs[0]["from"] == "2024-05-01T06:00:05Z" and recs[0]["to"] == "2024-05-01T06:00:15Z"
+    assert recs[1]["code"] == "not_found" and recs[1]["show"] == "nosuch"
+    assert recs[2]["code"] == "missing_field"
+    # The command-line form with --config and one --show, zone-less times in --timezone.
+    r = export("--config", str(cfg), "--show", "show", "--from", "2024-05-01T08:00:20", "--to", "2024-05-01T08:00:25",
+               "--timezone", "Europe/Berlin", "--output-dir", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    assert jsonlines(r.stdout)[0]["from"] == "2024-05-01T06:00:20Z"
+
+
+def http(url, method="GET", headers=None):
+    req = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def test_range_endpoint_streams_with_head_range_and_a_file_name(tmp_path, chirps):
+    out = tmp_path / "rec"
+    db, _ = imported(out, chirps["short"], "2024-05-01T06:00:00Z")
+    imported(out, chirps["short"], "2024-05-01T06:00:30Z")
+    port = free_port()
+    serve = subprocess.Popen([bin_path("sa-serve"), "--db", db, "--port", str(port)], cwd=tmp_path,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/api/health", timeout=1)
+                break
+            except Exception:
+                time.sleep(0.05)
+        url = base + "/show/show/range.ogg?from=2024-05-01T06:00:02.500Z&to=2024-05-01T06:00:09Z"
+        status, headers, body = http(url)
+        assert status == 200 and headers["Content-Type"] == "audio/ogg"
+        assert headers["Content-Disposition"] == 'inline; filename="show_20240501_060002.500_6.5s.ogg"'
+        path = tmp_path / "range.ogg"
+        path.write_bytes(body)
+        opusinfo_ok(str(path))
+        assert len(pcm(str(path))) == round(6.5 * 48000)
+        status, headers, head_body = http(url, method="HEAD")
+        assert status == 200 and head_body == b"" and int(headers["Content-Length"]) == len(body)
+        status, headers, part = http(url, headers={"Range": "bytes=100-199"})
+        assert status == 206 and part == body[100:200] and headers["Content-Range"] == f"bytes 100-199/{len(body)}"
+        # Across the gap: both parts, one after the other (a chained Ogg stream), the gap left out.
+        status, headers, body = http(base + "/show/show/range.ogg?from=2024-05-01T06:00:10Z&to=2024-05-01T06:00:35Z")
+        assert status == 200
+        path.write_bytes(body)
+        assert len(pcm(str(path))) == (2 + 5) * 48000
+        assert http(base + "/show/show/range.ogg?from=2024-05-01T09:00:00Z&to=2024-05-01T10:00:00Z")[0] == 404
+        assert http(base + "/show/show/range.ogg?from=soon&to=2024-05-01T10:00:00Z")[0] == 400
+        assert http(base + "/show/show/range.ogg?from=2024-05-01T06:00:00Z")[0] == 400
+        assert http(base + "/show/show/range.aac?from=2024-05-01T06:00:00Z&to=2024-05-01T06:00:05Z")[0] == 404
+        assert http(base + "/show/nosuch/range.ogg?from=2024-05-01T06:00:00Z&to=2024-05-01T06:00:05Z")[0] == 404
+    finally:
+        serve.terminate()
+        serve.wait(10)
