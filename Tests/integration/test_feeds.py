@@ -125,7 +125,7 @@ def test_receiver_feed_by_daily_slot_private_and_stable(tmp_path, chirp, recorde
     # 06:00 in Berlin (summer time) is 04:00 UTC.
     imported(rec.out, chirp, "2024-05-01T04:00:00Z")
     rec.start()
-    prefix = f"feed{os.getpid()}"
+    prefix = f"feed{free_port()}"
     cfg = tmp_path / "receiver.toml"
     creds = tmp_path / "credentials.toml"
     creds.write_text("[feed.pod]\ntoken = 's3cret-Token'\n")
