@@ -3,7 +3,8 @@
 # about 20 s into a fresh SQLite database under demo/; prints the JSON lines and a summary.
 # Then the recorder's sync API serves it and sa-pull copies it into an embedded receiver store
 # (demo/receiver) and into a private PostgreSQL, printing the JSON lines of each step; last,
-# sa-export writes the sections to tmp/ and ffprobe reports each file's duration.
+# sa-export writes the sections to tmp/ and ffprobe reports each file's duration; a ten-second
+# range is cut from the receiver's copy, and the receiver's podcast feed URL is printed.
 set -eu
 BIN=${1:-$(pwd)/.build/release}
 ROOT=$(pwd)
@@ -13,11 +14,14 @@ ICE=$(mktemp -d /tmp/sa-demo-icecast.XXXXXX)
 PG=$(mktemp -d /tmp/sa-demo-pg.XXXXXX)
 API_PORT=${SA_DEMO_API_PORT:-18751}
 PG_PORT=${SA_DEMO_PG_PORT:-18752}
+RECV_PORT=${SA_DEMO_RECV_PORT:-18753}
 SRC_PID=""
 TITLE_PID=""
 SERVE_PID=""
+RECV_PID=""
 
 cleanup() {
+    [ -n "$RECV_PID" ] && kill "$RECV_PID" 2>/dev/null || true
     [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null || true
     sh "$ROOT/scripts/postgres.sh" stop "$PG" 2>/dev/null || true
     rm -rf "$PG"
@@ -110,3 +114,22 @@ for f in $(sed -n 's/.*"file_path":"\([^"]*\)".*/\1/p' "$DEMO/export.jsonl"); do
     d=$(ffprobe -v error -show_entries format=duration -of default=nw=1:nk=1 "$f")
     echo "$f: $d s (ffprobe)"
 done
+
+START=$(sqlite3 "$DB" "SELECT min(start_timestamp_ms) FROM sections")
+echo "== sa-export: ten seconds from 5 s after the start, cut from the receiver's copy (no re-encoding)" >&2
+"$BIN/sa-export" --config "$DEMO/receiver.toml" --show demo_show --from $((START + 5000)) --to $((START + 15000)) \
+    --output-dir "$ROOT/tmp" | tee "$DEMO/range.jsonl"
+f=$(sed -n 's/.*"file_path":"\([^"]*\)".*/\1/p' "$DEMO/range.jsonl" | head -n1)
+echo "$f: $(opusinfo "$f" | sed -n 's/^[[:space:]]*Playback length: //p') (opusinfo)"
+
+echo "== the receiver's web player and podcast feed on 127.0.0.1:$RECV_PORT" >&2
+sed "s/^remote_url/port = $RECV_PORT\nremote_url/" "$DEMO/receiver.toml" > "$DEMO/receiver-serve.toml"
+"$BIN/sa-serve" --config "$DEMO/receiver-serve.toml" > "$DEMO/receiver-serve.jsonl" &
+RECV_PID=$!
+i=0
+until curl -s -o /dev/null "http://127.0.0.1:$RECV_PORT/api/health" || [ $i -gt 100 ]; do i=$((i + 1)); sleep 0.1; done
+FEED="http://127.0.0.1:$RECV_PORT/feeds/demo_show.xml"
+curl -s "$FEED" | sed -n '/<item>/,/<\/item>/{s:.*<title>\(.*\)</title>.*:  item\: \1:p; s:.*<enclosure url="\([^"]*\)".*:  enclosure\: \1:p;}' \
+    | sed 's/&amp;/\&/g'
+echo "web player: http://127.0.0.1:$RECV_PORT/"
+echo "podcast feed: $FEED"

@@ -12,7 +12,7 @@ public enum TimeText {
         let ms: Int64
         if let n = Int64(text) {
             ms = n
-        } else if let d = date(text, timeZone: timeZone) {
+        } else if let d = date(text, timeZone: timeZone), abs(d.timeIntervalSince1970) < 1e15 {
             ms = Int64((d.timeIntervalSince1970 * 1000).rounded())
         } else {
             throw SAError.usage("\(what) must be ISO 8601 (2026-01-05T06:00:30Z, or without a zone in \(timeZone.identifier == "GMT" ? "UTC" : timeZone.identifier)) or epoch milliseconds, got '\(text)'")

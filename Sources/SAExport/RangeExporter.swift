@@ -52,8 +52,10 @@ public enum RangeExporter {
         let n = format.samplesPerPacket
         var parts: [RangePart] = []
         for s in try database.sections() where s.segments > 0 {
-            let a = max(0, (fromMs - s.startTimestampMs) * rate / 1000)
-            let b = min(s.durationSamples, (toMs - s.startTimestampMs) * rate / 1000)
+            // Offsets clamped to the section first, so far-away instants cannot overflow.
+            let lengthMs = s.durationSamples * 1000 / rate + 1
+            let a = min(max(0, fromMs - s.startTimestampMs), lengthMs) * rate / 1000
+            let b = min(s.durationSamples, min(max(0, toMs - s.startTimestampMs), lengthMs) * rate / 1000)
             guard a < b else { continue }
             var part = RangePart(section: s, fromSample: a, toSample: b, rate: rate)
             if format == .aac {

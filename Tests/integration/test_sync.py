@@ -492,7 +492,8 @@ def test_openapi_document_is_served_and_kept_in_the_repository(recorder):
     validate(doc)  # a valid OpenAPI 3 document
     for path in ["/api/shows", "/api/show/{name}/sessions", "/show/{name}/session/{id}/audio.ogg",
                  "/show/{name}/session/{id}/playlist.m3u8", "/api/sync/status", "/api/sync", "/api/sync/shows", "/api/sync/shows/{name}/metadata", "/api/sync/shows/{name}/sections",
-                 "/api/sync/shows/{name}/segments", "/api/sync/shows/{name}/titles", "/api/mode", "/api/health"]:
+                 "/api/sync/shows/{name}/segments", "/api/sync/shows/{name}/titles", "/api/mode", "/api/health",
+                 "/show/{name}/range.ogg", "/show/{name}/range.aac", "/feeds/{file}"]:
         assert path in doc["paths"], path
 
 
