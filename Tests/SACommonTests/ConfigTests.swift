@@ -88,6 +88,50 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.shows, [ReceiverShow(name: "am"), ReceiverShow(name: "pm", retentionHours: 48)])
     }
 
+    func testEpisodeSlotsAndFeedToken() throws {
+        let f = write("feeds.toml", """
+            config_type = 'receiver'
+            remote_url = 'http://rec:17000'
+            [[shows]]
+            name = 'am'
+            feed_token_profile = 'family'
+            episodes = [{ name = 'Morning', from = '06:00', to = '09:00:30', timezone = 'Europe/Berlin' },
+                        { name = 'Late', from = '23:00', to = '01:00' }]
+            """)
+        let show = try XCTUnwrap(try ConfigLoader.loadReceiver(file: f).shows?.first)
+        XCTAssertEqual(show.feedTokenProfile, "family")
+        XCTAssertEqual(show.episodes.map(\.name), ["Morning", "Late"])
+        XCTAssertEqual(show.episodes[0].from, TimeOfDay(hour: 6, minute: 0))
+        XCTAssertEqual(show.episodes[0].to, TimeOfDay(hour: 9, minute: 0, second: 30))
+        XCTAssertEqual(show.episodes[0].timeZone.identifier, "Europe/Berlin")
+        XCTAssertEqual(show.episodes[1].timeZone.secondsFromGMT(), 0)
+
+        let bad: [(String, String)] = [
+            ("{ name = 'M', from = '6:00', to = '09:00' }", "'shows[0].episodes[0].from' must be HH:MM or HH:MM:SS"),
+            ("{ name = 'M', from = '06:00', to = '09:00', timezone = 'Mars/Base' }", "unknown time zone 'Mars/Base'"),
+            ("{ name = 'M', from = '06:00', to = '06:00' }", "starts and ends at 06:00"),
+            ("{ name = 'M', from = '06:00', to = '07:00', tz = 'UTC' }", "unknown key 'shows[0].episodes[0].tz'"),
+            ("{ name = 'a/b', from = '06:00', to = '07:00' }", "without '/'"),
+            ("{ name = 'M', from = '06:00', to = '07:00' }, { name = 'M', from = '08:00', to = '09:00' }", "two slots of the same name"),
+        ]
+        for (slot, message) in bad {
+            let g = write("bad.toml", "config_type = 'receiver'\nremote_url = 'http://r'\n[[shows]]\nname = 'am'\nepisodes = [\(slot)]\n")
+            XCTAssertThrowsError(try ConfigLoader.load(file: g), slot) { XCTAssertTrue("\($0)".contains(message), "\($0)") }
+        }
+    }
+
+    func testTimesAsText() throws {
+        XCTAssertEqual(try TimeText.milliseconds("2026-01-05T06:00:30Z", what: "t"), 1_767_592_830_000)
+        XCTAssertEqual(try TimeText.milliseconds("2026-01-05T07:00:30.250+01:00", what: "t"), 1_767_592_830_250)
+        XCTAssertEqual(try TimeText.milliseconds("2026-01-05T07:00:30", what: "t", timeZone: TimeZone(identifier: "Europe/Berlin")!),
+                       1_767_592_830_000)
+        XCTAssertEqual(try TimeText.milliseconds("1767592830000", what: "t"), 1_767_592_830_000)
+        XCTAssertThrowsError(try TimeText.milliseconds("-5", what: "--from")) { XCTAssertTrue("\($0)".contains("--from -5 is out of range")) }
+        XCTAssertThrowsError(try TimeText.milliseconds("tomorrow", what: "--to")) { XCTAssertTrue("\($0)".contains("--to must be ISO 8601")) }
+        XCTAssertEqual(TimeText.iso(1_767_592_830_000), "2026-01-05T06:00:30Z")
+        XCTAssertEqual(TimeText.iso(1_767_592_830_250), "2026-01-05T06:00:30.250Z")
+    }
+
     func testMissingRequiredAndWrongTypes() {
         let f = write("a.toml", "config_type = 'receiver'\n")
         XCTAssertThrowsError(try ConfigLoader.load(file: f)) { XCTAssertTrue("\($0)".contains("'remote_url' is required")) }
