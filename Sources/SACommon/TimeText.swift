@@ -47,4 +47,13 @@ public enum TimeText {
         f.formatOptions = ms % 1000 == 0 ? [.withInternetDateTime] : [.withInternetDateTime, .withFractionalSeconds]
         return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
     }
+
+    /// `ms` written with a `DateFormatter` pattern (`yyyyMMdd_HHmmss`) in `zone` (default UTC).
+    public static func format(_ ms: Int64, _ pattern: String, zone: TimeZone = TimeZone(identifier: "UTC")!) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = zone
+        f.dateFormat = pattern
+        return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
+    }
 }

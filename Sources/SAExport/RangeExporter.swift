@@ -86,11 +86,7 @@ public enum RangeExporter {
     }
 
     static func fileName(show: String, fromMs: Int64, seconds duration: Double, format: AudioFormat) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = fromMs % 1000 == 0 ? "yyyyMMdd_HHmmss" : "yyyyMMdd_HHmmss.SSS"
-        let stamp = f.string(from: Date(timeIntervalSince1970: Double(fromMs) / 1000))
+        let stamp = TimeText.format(fromMs, fromMs % 1000 == 0 ? "yyyyMMdd_HHmmss" : "yyyyMMdd_HHmmss.SSS")
         var seconds = String(format: "%.3f", duration)
         while seconds.hasSuffix("0") { seconds.removeLast() }
         if seconds.hasSuffix(".") { seconds.removeLast() }

@@ -28,12 +28,7 @@ public struct ExportResult: Sendable {
 public enum SectionExporter {
     /// `{show}_{yyyymmdd_hhmmss}_{hex_section_id}.{ogg|aac}`, start time in UTC.
     public static func fileName(show: String, startTimestampMs: Int64, sectionID: Int64, format: AudioFormat) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd_HHmmss"
-        let stamp = f.string(from: Date(timeIntervalSince1970: Double(startTimestampMs) / 1000))
-        return "\(show)_\(stamp)_\(String(sectionID, radix: 16)).\(format.fileExtension)"
+        "\(show)_\(TimeText.format(startTimestampMs, "yyyyMMdd_HHmmss"))_\(String(sectionID, radix: 16)).\(format.fileExtension)"
     }
 
     static func iso(_ ms: Int64) -> String {

@@ -24,15 +24,16 @@ enum PodcastFeed {
     /// The newest items only: a feed is read often, and podcast apps keep what they fetched.
     static let maxItems = 200
 
+    /// A span of time the feed offers, newest first.
+    typealias Span = (guid: String, title: String, from: Int64, to: Int64)
+
     struct Item {
-        var guid: String
-        var title: String
-        var fromMs: Int64
-        var toMs: Int64
-        var seconds: Double
-        var bytes: Int64
-        var url: String
+        var span: Span
+        var plan: RangePlan
+        var file: (url: String, bytes: Int64)
         var titles: [String]
+
+        var seconds: Double { plan.parts.reduce(0) { $0 + $1.durationSeconds } }
     }
 
     static func addRoutes<Context: RequestContext>(to root: RouterGroup<Context>, store: any PlaybackStore,
@@ -79,11 +80,11 @@ enum PodcastFeed {
         let rate = Int64(AudioFormat.sampleRate(stored: meta[MetaKey.sampleRate], format: meta[MetaKey.audioFormat]))
         let finished = sections.filter { !$0.isOpen && $0.segments > 0 }
         // Spans in time order, newest first: (guid, title, from, to).
-        var spans: [(guid: String, title: String, from: Int64, to: Int64)] = []
+        var spans: [Span] = []
         if settings.episodes.isEmpty {
             for s in finished.reversed().prefix(maxItems) {
                 let end = s.startTimestampMs + (s.durationSamples * 1000 + rate - 1) / rate
-                spans.append(("\(show)/section/\(s.id)", "\(show) \(localStamp(s.startTimestampMs, TimeZone(identifier: "UTC")!)) UTC",
+                spans.append(("\(show)/section/\(s.id)", "\(show) \(TimeText.format(s.startTimestampMs, "yyyy-MM-dd HH:mm:ss")) UTC",
                               s.startTimestampMs, end))
             }
         } else if let first = sections.first(where: { $0.segments > 0 }) {
@@ -112,9 +113,8 @@ enum PodcastFeed {
             var url = base + "/show/\(show)/range.\(made.format.fileExtension)?from=\(span.from)&to=\(span.to)"
             if let token { url += "&token=" + percentEncoded(token) }
             let titles = try db.with { d in try plan.parts.flatMap { try RangeExporter.titles(of: $0, database: d) } }
-            items.append(Item(guid: span.guid, title: span.title, fromMs: plan.parts[0].fromMs, toMs: span.to,
-                              seconds: plan.parts.reduce(0) { $0 + $1.durationSeconds }, bytes: size, url: url,
-                              titles: titles.map { "\(localStamp($0.timestampMs, TimeZone(identifier: "UTC")!)) UTC \($0.title)" }))
+            items.append(Item(span: span, plan: plan, file: (url, size),
+                              titles: titles.map { "\(TimeText.format($0.timestampMs, "yyyy-MM-dd HH:mm:ss")) UTC \($0.title)" }))
         }
         return items
     }
@@ -123,10 +123,6 @@ enum PodcastFeed {
     static func slotSpans(_ slot: EpisodeSlot, fromMs: Int64, toMs: Int64) -> [(Int64, Int64, String)] {
         var cal = Calendar(identifier: .gregorian)
         cal.timeZone = slot.timeZone
-        let dayFormat = DateFormatter()
-        dayFormat.locale = Locale(identifier: "en_US_POSIX")
-        dayFormat.timeZone = slot.timeZone
-        dayFormat.dateFormat = "yyyy-MM-dd"
         var out: [(Int64, Int64, String)] = []
         // From the day before the first recording (a slot across midnight) to today.
         var day = cal.startOfDay(for: Date(timeIntervalSince1970: Double(fromMs) / 1000 - 86_400))
@@ -136,7 +132,8 @@ enum PodcastFeed {
             var endDay = day
             if slot.to.seconds <= slot.from.seconds { endDay = cal.date(byAdding: .day, value: 1, to: day)! }
             let end = instant(endDay, slot.to, cal)
-            if end > fromMs && start < toMs { out.append((start, end, dayFormat.string(from: day))) }
+            let date = TimeText.format(Int64(day.timeIntervalSince1970 * 1000), "yyyy-MM-dd", zone: slot.timeZone)
+            if end > fromMs && start < toMs { out.append((start, end, date)) }
             day = cal.date(byAdding: .day, value: 1, to: day)!
         }
         return out
@@ -147,19 +144,8 @@ enum PodcastFeed {
         return Int64(d.timeIntervalSince1970 * 1000)
     }
 
-    static func localStamp(_ ms: Int64, _ zone: TimeZone) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = zone
-        f.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
-    }
-
     static func xml(show: String, items: [Item], base: String, selfURL: String) -> String {
-        let rfc822 = DateFormatter()
-        rfc822.locale = Locale(identifier: "en_US_POSIX")
-        rfc822.timeZone = TimeZone(identifier: "UTC")
-        rfc822.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        let rfc822 = "EEE, dd MMM yyyy HH:mm:ss Z"
         var x = """
             <?xml version="1.0" encoding="UTF-8"?>
             <rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd" xmlns:atom="http://www.w3.org/2005/Atom">
@@ -170,21 +156,21 @@ enum PodcastFeed {
             <atom:link href="\(escape(selfURL))" rel="self" type="application/rss+xml"/>
             <itunes:author>save_audio_stream</itunes:author>
             <itunes:explicit>false</itunes:explicit>
-            <lastBuildDate>\(rfc822.string(from: Date()))</lastBuildDate>
+            <lastBuildDate>\(TimeText.format(Int64(Date().timeIntervalSince1970 * 1000), rfc822))</lastBuildDate>
 
             """
         for item in items {
             let seconds = Int(item.seconds.rounded())
             let duration = String(format: "%d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60)
-            let type = item.url.contains("/range.ogg") ? "audio/ogg" : "audio/aac"
+            let type = item.plan.format == .opus ? "audio/ogg" : "audio/aac"
             let description = item.titles.isEmpty ? "No stream titles." : item.titles.joined(separator: "\n")
             x += """
                 <item>
-                <title>\(escape(item.title))</title>
-                <guid isPermaLink="false">\(escape(item.guid))</guid>
-                <pubDate>\(rfc822.string(from: Date(timeIntervalSince1970: Double(item.fromMs) / 1000)))</pubDate>
+                <title>\(escape(item.span.title))</title>
+                <guid isPermaLink="false">\(escape(item.span.guid))</guid>
+                <pubDate>\(TimeText.format(item.plan.parts[0].fromMs, rfc822))</pubDate>
                 <description>\(escape(description))</description>
-                <enclosure url="\(escape(item.url))" length="\(item.bytes)" type="\(type)"/>
+                <enclosure url="\(escape(item.file.url))" length="\(item.file.bytes)" type="\(type)"/>
                 <itunes:duration>\(duration)</itunes:duration>
                 </item>
 
@@ -193,19 +179,17 @@ enum PodcastFeed {
         return x + "</channel>\n</rss>\n"
     }
 
+    /// What XML 1.0 text and attribute values cannot hold as themselves.
+    static let entities: [Unicode.Scalar: String] = ["&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&apos;"]
+
     static func escape(_ s: String) -> String {
         var out = ""
         for c in s.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default:
-                // Characters XML 1.0 cannot carry (control characters) are left out.
-                if c.value >= 0x20 || c == "\n" || c == "\t" || c == "\r" { out.unicodeScalars.append(c) }
-            }
+            if let entity = entities[c] {
+                out += entity
+            } else if c.value >= 0x20 || c == "\n" || c == "\t" || c == "\r" {
+                out.unicodeScalars.append(c)
+            }  // other control characters cannot be carried by XML 1.0 at all: left out
         }
         return out
     }
