@@ -42,10 +42,9 @@ public enum TimeText {
 
     /// `2026-01-05T06:00:30.250Z` (milliseconds only when not whole seconds).
     public static func iso(_ ms: Int64) -> String {
-        let f = ISO8601DateFormatter()
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.formatOptions = ms % 1000 == 0 ? [.withInternetDateTime] : [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
+        // Milliseconds from the integer: a formatter's fraction goes through a Double.
+        let rest = (ms % 1000 + 1000) % 1000
+        return format(ms - rest, "yyyy-MM-dd'T'HH:mm:ss") + (rest == 0 ? "" : String(format: ".%03d", rest)) + "Z"
     }
 
     /// `ms` written with a `DateFormatter` pattern (`yyyyMMdd_HHmmss`) in `zone` (default UTC).

@@ -101,9 +101,8 @@ public struct ExportBatch {
     /// Every recorded part of `fromMs..<toMs` to its own file, with `gap` records between.
     public mutating func range(db: String, fromMs: Int64, toMs: Int64) {
         do {
-            for record in try RangeExporter.export(database: try database(db), fromMs: fromMs, toMs: toMs, outputDir: outputDir) {
-                output.write(record)
-            }
+            let out = output
+            try RangeExporter.export(database: try database(db), fromMs: fromMs, toMs: toMs, outputDir: outputDir) { out.write($0) }
         } catch {
             var e = SAError.from(error)
             if !e.context.contains(where: { $0.0 == "db" }) { e.context.append(("db", .string(db))) }

@@ -22,6 +22,8 @@ public struct RangePlan: Sendable {
     public var fromMs: Int64
     public var toMs: Int64
     public var parts: [RangePart]
+    /// Samples the encoder adds before the audio (Opus pre-skip, AAC priming).
+    public var delay: Int64
     /// Unrecorded stretches inside the range (before, between and after the parts), in ms.
     public var gaps: [(fromMs: Int64, toMs: Int64)]
     /// AAC cannot be cut inside a frame: its parts start and end on frame boundaries.
@@ -38,7 +40,10 @@ public enum RangeExporter {
     /// Shorter unrecorded stretches (a packet) are rounding, not gaps.
     static let gapThresholdMs: Int64 = 20
 
-    public static func plan(database: ShowDB, fromMs: Int64, toMs: Int64) throws -> RangePlan {
+    /// The parts of `fromMs..<toMs` each section recorded (only section `onlySection`, when
+    /// given). Where sections overlap (a reconnect's burst), a later part starts where the
+    /// earlier one ended, so no moment is exported twice.
+    public static func plan(database: ShowDB, fromMs: Int64, toMs: Int64, onlySection: Int64? = nil) throws -> RangePlan {
         guard fromMs < toMs else {
             throw SAError(.badParam, "the range ends (\(TimeText.iso(toMs))) before it starts (\(TimeText.iso(fromMs)))")
         }
@@ -48,10 +53,12 @@ public enum RangeExporter {
         }
         let show = try ShowName.validate(meta[MetaKey.name] ?? "")
         let rate = try database.sampleRate()
-        let delay = Int64(meta[MetaKey.encoderDelay] ?? "0") ?? 0
+        guard let delay = Int64(meta[MetaKey.encoderDelay] ?? "312"), (0...65535).contains(delay) else {
+            throw SAError(.badDatabase, "\(database.location): encoder_delay_samples is not 0 to 65535")
+        }
         let n = format.samplesPerPacket
         var parts: [RangePart] = []
-        for s in try database.sections() where s.segments > 0 {
+        for s in try database.sections() where s.segments > 0 && (onlySection == nil || s.id == onlySection) {
             // Offsets clamped to the section first, so far-away instants cannot overflow.
             let lengthMs = s.durationSamples * 1000 / rate + 1
             let a = min(max(0, fromMs - s.startTimestampMs), lengthMs) * rate / 1000
@@ -66,6 +73,19 @@ public enum RangeExporter {
             parts.append(part)
         }
         parts.sort { $0.fromMs < $1.fromMs }
+        var end = Int64.min
+        parts = parts.compactMap { p in
+            var p = p
+            if p.fromMs < end {
+                // Overlapped by the part before: start where it ended (AAC: at the next frame).
+                var a = (end - p.section.startTimestampMs) * p.rate / 1000
+                if format == .aac { a = (a + delay + n - 1) / n * n - delay }
+                p.fromSample = a
+            }
+            guard p.fromSample < p.toSample else { return nil }
+            end = max(end, p.toMs)
+            return p
+        }
         guard !parts.isEmpty else {
             throw SAError(.missing, "nothing of '\(show)' was recorded between \(TimeText.iso(fromMs)) and \(TimeText.iso(toMs))",
                           context: [("show", .string(show))])
@@ -77,7 +97,7 @@ public enum RangeExporter {
             covered = max(covered, p.toMs)
         }
         if toMs - covered > gapThresholdMs { gaps.append((covered, toMs)) }
-        return RangePlan(show: show, format: format, fromMs: fromMs, toMs: toMs, parts: parts, gaps: gaps)
+        return RangePlan(show: show, format: format, fromMs: fromMs, toMs: toMs, parts: parts, delay: delay, gaps: gaps)
     }
 
     /// `{show}_{yyyymmdd_hhmmss[.mmm]}_{seconds}s.{ogg|aac}`, start time in UTC.
@@ -86,7 +106,7 @@ public enum RangeExporter {
     }
 
     static func fileName(show: String, fromMs: Int64, seconds duration: Double, format: AudioFormat) -> String {
-        let stamp = TimeText.format(fromMs, fromMs % 1000 == 0 ? "yyyyMMdd_HHmmss" : "yyyyMMdd_HHmmss.SSS")
+        let stamp = TimeText.format(fromMs - fromMs % 1000, "yyyyMMdd_HHmmss") + (fromMs % 1000 == 0 ? "" : String(format: ".%03d", fromMs % 1000))
         var seconds = String(format: "%.3f", duration)
         while seconds.hasSuffix("0") { seconds.removeLast() }
         if seconds.hasSuffix(".") { seconds.removeLast() }
@@ -96,8 +116,7 @@ public enum RangeExporter {
     /// Writes one part's bytes through `sink`: a complete Ogg Opus stream, or ADTS frames.
     public static func write(_ part: RangePart, plan: RangePlan, database: ShowDB,
                              sink: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
-        let meta = try database.metadata()
-        let delay = Int64(meta[MetaKey.encoderDelay] ?? "0") ?? 0
+        let delay = plan.delay
         let n = plan.format.samplesPerPacket
         // Packets are numbered from the section's first; packet p decodes samples
         // [p·n, (p+1)·n), which are timeline samples from p·n − delay.
@@ -160,48 +179,74 @@ public enum RangeExporter {
         return out
     }
 
-    /// Exports each recorded part of the range to its own file in `outputDir`; the records say
-    /// what was written (`exported`) and what was not recorded (`gap`), in time order.
-    public static func export(database: ShowDB, fromMs: Int64, toMs: Int64, outputDir: String) throws -> [JSONValue] {
+    /// Exports each recorded part of the range to its own file in `outputDir`. `record` hears
+    /// what was written (`exported`) and what was not recorded (`gap`), in time order, each as
+    /// soon as it is known, so the files written before a failure are reported too.
+    public static func export(database: ShowDB, fromMs: Int64, toMs: Int64, outputDir: String,
+                              record: (JSONValue) -> Void) throws {
         let plan = try plan(database: database, fromMs: fromMs, toMs: toMs)
-        var items: [(Int64, JSONValue)] = plan.gaps.map { gap in
-            (gap.fromMs, .object([("type", "gap"), ("show", .string(plan.show)), ("db", .string(database.location)),
-                                  ("from", .string(TimeText.iso(gap.fromMs))), ("to", .string(TimeText.iso(gap.toMs))),
-                                  ("duration_seconds", .double(Double(gap.toMs - gap.fromMs) / 1000)), ("reason", "not_recorded")]))
+        var gaps = plan.gaps[...]
+        func gapsBefore(_ ms: Int64) {
+            while let gap = gaps.first, gap.fromMs < ms {
+                record(.object([("type", "gap"), ("show", .string(plan.show)), ("db", .string(database.location)),
+                                ("from", .string(TimeText.iso(gap.fromMs))), ("to", .string(TimeText.iso(gap.toMs))),
+                                ("duration_seconds", .double(Double(gap.toMs - gap.fromMs) / 1000)), ("reason", "not_recorded")]))
+                gaps = gaps.dropFirst()
+            }
         }
         for part in plan.parts {
+            gapsBefore(part.fromMs)
             let ctx: [(String, JSONValue)] = [("db", .string(database.location)), ("section_id", .int(part.section.id))]
             let name = fileName(show: plan.show, part: part, format: plan.format)
             let written = try ExportFile.write(outputDir: outputDir, name: name, show: plan.show, context: ctx,
                                                busy: "\(name) is being exported by another process") { sink in
                 try write(part, plan: plan, database: database, sink: sink)
             }
-            items.append((part.fromMs, .object([
+            record(.object([
                 ("type", "exported"), ("show", .string(plan.show)), ("db", .string(database.location)), ("section_id", .int(part.section.id)),
                 ("from", .string(TimeText.iso(part.fromMs))), ("to", .string(TimeText.iso(part.toMs))),
                 ("file_path", .string(written.path)), ("format", .string(plan.format.rawValue)), ("cut", .string(plan.cut)),
                 ("duration_seconds", .double((part.durationSeconds * 1000).rounded() / 1000)), ("bytes", .int(written.bytes)),
                 ("sha256", .string(written.sha256)), ("status", .string(written.status)),
-            ])))
+            ]))
         }
-        return items.sorted { $0.0 < $1.0 }.map(\.1)
+        gapsBefore(.max)
+    }
+
+    /// The cache name of a joined file (a hash of what it holds: short for any number of parts)
+    /// and the name to offer a browser (by show, start and length).
+    public static func joinedNames(_ plan: RangePlan) -> (cache: String, download: String) {
+        let seconds = plan.parts.reduce(0) { $0 + $1.durationSeconds }
+        let download = plan.parts.count == 1 ? fileName(show: plan.show, part: plan.parts[0], format: plan.format)
+                                             : fileName(show: plan.show, fromMs: plan.parts[0].fromMs, seconds: seconds, format: plan.format)
+        let made = plan.parts.map { "\($0.section.id)-\($0.fromSample)-\($0.toSample)" }.joined(separator: "_")
+        return ("range_\(hash(made).prefix(32)).\(plan.format.fileExtension)", download)
+    }
+
+    private static func hash(_ text: String) -> String {
+        let h = SHA256Hasher()
+        h.update(Array(text.utf8))
+        return h.hexDigest()
     }
 
     /// The whole range as one file in `directory`, for HTTP: the parts one after the other
     /// (chained Ogg Opus streams, or ADTS frames), gaps left out. The file's name holds what it
     /// was made from, so an existing one is reused until a part changes. Returns its path and
     /// the name to offer a browser.
-    public static func joinedFile(database: ShowDB, fromMs: Int64, toMs: Int64, directory: String) throws
+    public static func joinedFile(database: ShowDB, fromMs: Int64, toMs: Int64, onlySection: Int64? = nil,
+                                  format expected: AudioFormat? = nil, directory: String) throws
         -> (path: String, downloadName: String, plan: RangePlan)
     {
-        let plan = try plan(database: database, fromMs: fromMs, toMs: toMs)
-        let seconds = plan.parts.reduce(0) { $0 + $1.durationSeconds }
-        let downloadName = plan.parts.count == 1 ? fileName(show: plan.show, part: plan.parts[0], format: plan.format)
-                                                 : fileName(show: plan.show, fromMs: plan.parts[0].fromMs, seconds: seconds, format: plan.format)
-        let made = plan.parts.map { "\($0.section.id)-\($0.fromSample)-\($0.toSample)" }.joined(separator: "_")
-        let name = "range_\(made).\(plan.format.fileExtension)"
+        let plan = try plan(database: database, fromMs: fromMs, toMs: toMs, onlySection: onlySection)
+        if let expected, expected != plan.format {
+            throw SAError(.missing, "'\(plan.show)' is recorded as \(plan.format.rawValue); use range.\(plan.format.fileExtension)")
+        }
+        let (name, downloadName) = joinedNames(plan)
         let path = (directory as NSString).appendingPathComponent(name)
-        if FileManager.default.fileExists(atPath: path) { return (path, downloadName, plan) }
+        if FileManager.default.fileExists(atPath: path) {
+            utimes(path, nil)  // recently used: kept longest when the cache is trimmed
+            return (path, downloadName, plan)
+        }
         _ = try ExportFile.write(outputDir: directory, name: name, show: plan.show, context: [("db", .string(database.location))],
                                  busy: "\(name) is being made by another request") { sink in
             for part in plan.parts { try write(part, plan: plan, database: database, sink: sink) }

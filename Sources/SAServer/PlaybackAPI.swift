@@ -104,20 +104,51 @@ final class AudioCache: @unchecked Sendable {
 }
 
 extension AudioCache {
+    /// Longer ranges are for sa-export: a file per request of a whole archive would fill the disk.
+    static let maxRangeMs: Int64 = 25 * 3_600_000
+    /// Range files kept per show; the least recently used go first.
+    static let rangeCacheBytes: Int64 = 1 << 30
+
+    func rangeDirectory(_ show: String) -> String { (dir as NSString).appendingPathComponent("\(show)/ranges") }
+
     /// A time range of a show as one file, made with the export code (see `RangeExporter`).
-    func range(show: String, database: ShowDBPool, fromMs: Int64, toMs: Int64) throws
+    func range(show: String, database: ShowDBPool, fromMs: Int64, toMs: Int64, format: AudioFormat? = nil) throws
         -> (path: String, downloadName: String, format: AudioFormat)
     {
-        let directory = (dir as NSString).appendingPathComponent("\(show)/ranges")
+        guard toMs - fromMs <= AudioCache.maxRangeMs else {
+            throw SAError(.badParam, "a range over HTTP is at most 25 hours; sa-export --from --to exports longer ones")
+        }
+        let directory = rangeDirectory(show)
         for _ in 0..<600 {
             do {
-                let made = try database.with { try RangeExporter.joinedFile(database: $0, fromMs: fromMs, toMs: toMs, directory: directory) }
+                let made = try database.with {
+                    try RangeExporter.joinedFile(database: $0, fromMs: fromMs, toMs: toMs, format: format, directory: directory)
+                }
+                trim(directory, keepBytes: AudioCache.rangeCacheBytes)
                 return (made.path, made.downloadName, made.plan.format)
             } catch let e as SAError where e.code == .conflict {
                 usleep(50_000)  // another request is making the same file
             }
         }
         throw SAError(.busy, "that range of '\(show)' is busy; try again")
+    }
+
+    /// Deletes the least recently used range files until the rest fit in `keepBytes`.
+    func trim(_ directory: String, keepBytes: Int64) {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: directory) else { return }
+        var files: [(path: String, used: Date, bytes: Int64)] = []
+        for name in names where name.hasPrefix("range_") {
+            let path = (directory as NSString).appendingPathComponent(name)
+            guard let a = try? fm.attributesOfItem(atPath: path), let used = a[.modificationDate] as? Date,
+                  let bytes = (a[.size] as? NSNumber)?.int64Value else { continue }
+            files.append((path, used, bytes))
+        }
+        var total = files.reduce(0) { $0 + $1.bytes }
+        for f in files.sorted(by: { $0.used < $1.used }) where total > keepBytes {
+            unlink(f.path)  // a response still reading it keeps its open file
+            total -= f.bytes
+        }
     }
 }
 
@@ -236,10 +267,8 @@ public enum PlaybackAPI {
             files.getOnPool(RouterPath(stringLiteral: "show/:name/range.\(ext)")) { r in
                 let name = try r.show()
                 let (fromMs, toMs) = try r.timeRange()
-                let made = try cache.range(show: name, database: try store.database(name), fromMs: fromMs, toMs: toMs)
-                guard made.format.fileExtension == ext else {
-                    throw SAError(.missing, "'\(name)' is recorded as \(made.format.rawValue); use range.\(made.format.fileExtension)")
-                }
+                let made = try cache.range(show: name, database: try store.database(name), fromMs: fromMs, toMs: toMs,
+                                           format: ext == "ogg" ? .opus : .aac)
                 var response = try FileResponder.respond(path: made.path, contentType: ext == "ogg" ? "audio/ogg" : "audio/aac",
                                                          range: r.request.headers[.range], head: r.request.method == .head)
                 response.headers[.contentDisposition] = "inline; filename=\"\(made.downloadName)\""

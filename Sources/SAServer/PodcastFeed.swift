@@ -24,8 +24,8 @@ enum PodcastFeed {
     /// The newest items only: a feed is read often, and podcast apps keep what they fetched.
     static let maxItems = 200
 
-    /// A span of time the feed offers, newest first.
-    typealias Span = (guid: String, title: String, from: Int64, to: Int64)
+    /// A span of time the feed offers: a whole session (`section`), or a slot's range.
+    typealias Span = (guid: String, title: String, from: Int64, to: Int64, section: Int64?)
 
     struct Item {
         var span: Span
@@ -51,7 +51,7 @@ enum PodcastFeed {
             }
             let base = baseURL(r.request)
             let db = try store.database(show)
-            let items = try makeItems(show: show, db: db, cache: cache, settings: settings, base: base, token: settings.token == nil ? nil : token)
+            let items = try makeItems(show: show, db: db, cache: cache, settings: settings, base: base)
             let selfURL = base + "/feeds/\(show).xml" + (settings.token == nil ? "" : "?token=\(percentEncoded(token ?? ""))")
             var response = API.bytes(Array(xml(show: show, items: items, base: base, selfURL: selfURL).utf8),
                                      contentType: "application/rss+xml; charset=utf-8")
@@ -68,53 +68,72 @@ enum PodcastFeed {
         return diff == 0
     }
 
-    /// `http://host[:port]` as the client reached us (or as a reverse proxy says it did).
+    /// `http://host[:port]` as the client reached us (or as the first reverse proxy says it did).
     static func baseURL(_ request: Request) -> String {
-        let proto = request.headers[HTTPField.Name("X-Forwarded-Proto")!] ?? "http"
-        let host = request.headers[HTTPField.Name("X-Forwarded-Host")!] ?? request.head.authority ?? "localhost"
+        func first(_ name: String) -> String? {
+            request.headers[HTTPField.Name(name)!]?.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        let proto = first("X-Forwarded-Proto") ?? "http"
+        let host = first("X-Forwarded-Host") ?? request.head.authority ?? "localhost"
         return "\(proto == "https" ? "https" : "http")://\(host)"
     }
 
-    static func makeItems(show: String, db: ShowDBPool, cache: AudioCache, settings: FeedSettings, base: String, token: String?) throws -> [Item] {
+    /// The feed's items, newest first. Nothing is built here (a feed is read often): an
+    /// enclosure's length is the made file's when there is one, else the stored audio's size,
+    /// which the file's is within about 1 % of. An item that cannot be planned is left out.
+    static func makeItems(show: String, db: ShowDBPool, cache: AudioCache, settings: FeedSettings, base: String) throws -> [Item] {
         let (meta, sections) = try db.with { (try $0.metadata(), try $0.sections()) }
+        let format = AudioFormat(rawValue: meta[MetaKey.audioFormat] ?? "") ?? .opus
         let rate = Int64(AudioFormat.sampleRate(stored: meta[MetaKey.sampleRate], format: meta[MetaKey.audioFormat]))
         let finished = sections.filter { !$0.isOpen && $0.segments > 0 }
-        // Spans in time order, newest first: (guid, title, from, to).
         var spans: [Span] = []
         if settings.episodes.isEmpty {
             for s in finished.reversed().prefix(maxItems) {
                 let end = s.startTimestampMs + (s.durationSamples * 1000 + rate - 1) / rate
                 spans.append(("\(show)/section/\(s.id)", "\(show) \(TimeText.format(s.startTimestampMs, "yyyy-MM-dd HH:mm:ss")) UTC",
-                              s.startTimestampMs, end))
+                              s.startTimestampMs, end, s.id))
             }
         } else if let first = sections.first(where: { $0.segments > 0 }) {
-            let open = sections.filter(\.isOpen).map(\.startTimestampMs)
+            // What is still being recorded (or pulled) and how far its audio reaches.
+            let open = sections.filter(\.isOpen).map { (start: $0.startTimestampMs, end: $0.startTimestampMs + $0.durationSamples * 1000 / rate) }
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             for slot in settings.episodes {
                 for (from, to, day) in slotSpans(slot, fromMs: first.startTimestampMs, toMs: now) {
-                    // Only slots that are over, with nothing still being recorded inside them.
-                    guard to <= now, !open.contains(where: { $0 < to && $0 >= from - 86_400_000 }) else { continue }
-                    spans.append(("\(show)/\(slot.name)/\(day)", "\(slot.name) \(day)", from, to))
+                    // Only slots that are over and whose audio is all here.
+                    guard to <= now, !open.contains(where: { $0.start < to && $0.end < to }) else { continue }
+                    spans.append(("\(show)/\(slot.name)/\(day)", "\(slot.name) \(day)", from, to, nil))
                 }
             }
             spans.sort { $0.from > $1.from }
         }
+        let fm = FileManager.default
+        func size(_ path: String) -> Int64? { ((try? fm.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value }
         var items: [Item] = []
         for span in spans where items.count < maxItems {
-            let made: (path: String, downloadName: String, format: AudioFormat)
-            let plan: RangePlan
             do {
-                plan = try db.with { try RangeExporter.plan(database: $0, fromMs: span.from, toMs: span.to) }
-                made = try cache.range(show: show, database: db, fromMs: span.from, toMs: span.to)
+                let plan = try db.with { try RangeExporter.plan(database: $0, fromMs: span.from, toMs: span.to, onlySection: span.section) }
+                let stored = try db.with { d in try plan.parts.reduce(Int64(0)) { sum, part in
+                    let bytes = try d.sizes(of: [part.section.id]).bytes
+                    return sum + bytes * (part.toSample - part.fromSample) / max(1, part.section.durationSamples)
+                } }
+                let url: String, made: String
+                if let id = span.section {
+                    // The whole session: the playback API's own file.
+                    url = base + "/show/\(show)/session/\(id)/audio.\(format.fileExtension)"
+                    made = (cache.dir as NSString).appendingPathComponent(
+                        "\(show)/" + SectionExporter.fileName(show: show, startTimestampMs: span.from, sectionID: id, format: format))
+                } else {
+                    url = base + "/show/\(show)/range.\(format.fileExtension)?from=\(span.from)&to=\(span.to)"
+                    made = (cache.rangeDirectory(show) as NSString).appendingPathComponent(RangeExporter.joinedNames(plan).cache)
+                }
+                let titles = try db.with { d in try plan.parts.flatMap { try RangeExporter.titles(of: $0, database: d) } }
+                items.append(Item(span: span, plan: plan, file: (url, size(made) ?? stored),
+                                  titles: titles.map { "\(TimeText.format($0.timestampMs, "yyyy-MM-dd HH:mm:ss")) UTC \($0.title)" }))
             } catch let e as SAError where e.code == .missing {
                 continue  // nothing recorded in that slot
+            } catch {
+                SALog.logger("sa-serve").warning("feed of \(show): \(span.guid) left out: \(SAError.from(error).message)")
             }
-            let size = ((try? FileManager.default.attributesOfItem(atPath: made.path))?[.size] as? NSNumber)?.int64Value ?? 0
-            var url = base + "/show/\(show)/range.\(made.format.fileExtension)?from=\(span.from)&to=\(span.to)"
-            if let token { url += "&token=" + percentEncoded(token) }
-            let titles = try db.with { d in try plan.parts.flatMap { try RangeExporter.titles(of: $0, database: d) } }
-            items.append(Item(span: span, plan: plan, file: (url, size),
-                              titles: titles.map { "\(TimeText.format($0.timestampMs, "yyyy-MM-dd HH:mm:ss")) UTC \($0.title)" }))
         }
         return items
     }

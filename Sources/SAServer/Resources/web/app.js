@@ -8,7 +8,7 @@ const DAY = 86400000, HOUR = 3600000;
 const state = {
   show: null, format: 'opus', shows: [], sessions: [], session: null, titles: [], day: null,
   tz: localStorage.getItem('sa.tz') || 'utc', marks: { in: null, out: null },
-  lastPos: 0, retry: 0, retryTimer: null, lastFinished: null, lastSaved: 0, hour: null,
+  lastPos: 0, retry: 0, retryTimer: null, lastFinished: undefined, lastSaved: 0, hour: null, dayRequest: 0, onMeta: null,
 };
 
 async function getJSON(url, options) {
@@ -71,6 +71,7 @@ async function loadShows() {
 async function selectShow(name, day) {
   const s = state.shows.find((x) => x.name === name);
   if (!s) return;
+  if (state.show !== s.name) { state.marks = { in: null, out: null }; }
   state.show = s.name;
   state.format = s.audio_format;
   document.querySelectorAll('#shows button').forEach((b) => b.classList.toggle('active', b.dataset.show === s.name));
@@ -81,8 +82,11 @@ async function selectShow(name, day) {
 }
 
 async function loadDay() {
+  // Only the newest request draws: quick clicks on ◀ ▶ must not leave another day's list.
+  const request = ++state.dayRequest;
   const start = Date.parse(state.day + 'T00:00:00Z');
   const { sessions } = await getJSON(`api/show/${enc(state.show)}/sessions?from_ms=${start}&to_ms=${start + DAY - 1}`);
+  if (request !== state.dayRequest) return;
   state.sessions = sessions;
   const tl = $('timeline'), list = $('sessions');
   tl.querySelectorAll('.span').forEach((e) => e.remove());
@@ -156,7 +160,16 @@ async function play(s, offsetSeconds) {
   $('now-title').textContent = `${state.show} · ${utcDay(s.start_ms)} ${clock(s.start_ms)}`;
   load(sessionURL(s), state.lastPos, true);
   drawHour(true);
-  state.titles = await getJSON(`api/show/${enc(state.show)}/session/${s.section_id}/titles`).catch(() => []);
+  state.titles = [];
+  $('titles').innerHTML = '';
+  const titles = await getJSON(`api/show/${enc(state.show)}/session/${s.section_id}/titles`).catch(() => []);
+  if (state.session !== s) return;  // another session was opened meanwhile
+  state.titles = titles;
+  drawTitles();
+  tick();
+}
+
+function drawTitles() {
   const ol = $('titles');
   ol.innerHTML = '';
   for (const t of state.titles) {
@@ -168,18 +181,22 @@ async function play(s, offsetSeconds) {
     ol.appendChild(li);
   }
   if (!state.titles.length) ol.innerHTML = '<li class="muted">No stream titles in this session.</li>';
-  tick();
 }
 
 /** Points the element at `url`, then seeks to `position` once it knows the length. */
 function load(url, position, autoplay) {
-  audio.src = url;
-  audio.defaultPlaybackRate = audio.playbackRate = Number($('speed').value);
-  audio.addEventListener('loadedmetadata', () => {
+  // One pending seek at a time: a source replaced before its metadata came must not seek the next.
+  if (state.onMeta) audio.removeEventListener('loadedmetadata', state.onMeta);
+  state.onMeta = () => {
+    audio.removeEventListener('loadedmetadata', state.onMeta);
+    state.onMeta = null;
     if (position) audio.currentTime = position;
     audio.playbackRate = Number($('speed').value);
     if (autoplay) audio.play().catch(() => {});
-  }, { once: true });
+  };
+  audio.addEventListener('loadedmetadata', state.onMeta);
+  audio.src = url;
+  audio.defaultPlaybackRate = audio.playbackRate = Number($('speed').value);
 }
 
 function setStatus(text) { $('player-status').textContent = text; $('player-status').hidden = !text; }
@@ -353,8 +370,15 @@ $('tz').value = state.tz;
 $('tz').onchange = () => {
   state.tz = $('tz').value;
   localStorage.setItem('sa.tz', state.tz);
+  // Only the labels change; playback goes on as it was.
   if (state.show) loadDay();
-  if (state.session) { state.hour = null; play(state.session, audio.currentTime); }
+  if (state.session) {
+    $('now-title').textContent = `${state.show} · ${utcDay(state.session.start_ms)} ${clock(state.session.start_ms)}`;
+    drawTitles();
+    drawHour(true);
+    drawMarks();
+    tick();
+  }
 };
 
 // ---- Sync status and new recordings ------------------------------------------------------
@@ -369,18 +393,22 @@ async function pollSync() {
     $('sync-state').textContent = text;
     $('sync').classList.toggle('failed', s.last_result === 'failed');
     $('sync-now').disabled = s.in_progress;
-    if (!s.in_progress && state.lastFinished && s.last_finished_ms !== state.lastFinished) checkNew();
+    // A pass finished since the last look (the first look only sets the baseline).
+    if (!s.in_progress && state.lastFinished !== undefined && s.last_finished_ms !== state.lastFinished) checkNew();
     if (!s.in_progress) state.lastFinished = s.last_finished_ms;
   } catch (e) {
     // Not a receiver (inspect mode): no sync to show.
   }
 }
 
-/** After a pass: say so when it brought sessions the page does not list yet. */
+/** After a pass: say so when it brought audio the page does not list yet (more sessions, or
+ * recordings reaching later; retention may have removed as many sessions as came). */
 async function checkNew() {
   const { shows } = await getJSON('api/shows').catch(() => ({ shows: [] }));
-  const known = new Map(state.shows.map((s) => [s.name, s.sessions]));
-  if (shows.some((s) => !known.has(s.name) || s.sessions > known.get(s.name))) $('notice').hidden = false;
+  const known = new Map(state.shows.map((s) => [s.name, s]));
+  const grew = (s) => !known.has(s.name) || s.sessions > known.get(s.name).sessions
+    || (s.last_end_ms || 0) > (known.get(s.name).last_end_ms || 0);
+  if (shows.some(grew)) $('notice').hidden = false;
 }
 
 $('notice-show').onclick = async () => {
@@ -399,6 +427,7 @@ $('next-day').onclick = () => { state.day = utcDay(Date.parse(state.day) + DAY);
 $('back15').onclick = () => { audio.currentTime = Math.max(0, audio.currentTime - 15); };
 $('fwd30').onclick = () => { audio.currentTime += 30; };
 audio.addEventListener('timeupdate', tick);
+audio.addEventListener('seeked', tick);
 audio.addEventListener('pause', () => { state.lastSaved = 0; tick(); });
 
 // ---- Start: a shared link's moment, else the last session where it was left --------------
