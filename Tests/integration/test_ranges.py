@@ -146,7 +146,11 @@ def test_aac_range_is_cut_at_frame_boundaries_and_says_so(tmp_path, chirps):
     probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", rec["file_path"]],
                            capture_output=True, text=True)
     assert probe.stdout.strip() == "aac" and probe.stderr == ""
-    assert len(pcm(rec["file_path"], 16000)) == pytest.approx(rec["duration_seconds"] * 16000, abs=1024)
+    # The instants the record gives are frame boundaries, and the file holds exactly that span.
+    delay = int(subprocess.run(["sqlite3", db, "SELECT value FROM metadata WHERE key = 'encoder_delay_samples'"],
+                               capture_output=True, text=True).stdout)
+    assert (frm * 16 + delay) % 1024 == 0 and (to * 16 + delay) % 1024 == 0, (frm, to, delay)
+    assert len(pcm(rec["file_path"], 16000)) == pytest.approx(rec["duration_seconds"] * 16000, abs=16)
 
 
 def test_range_across_a_gap_gives_one_file_per_part_and_gap_records(tmp_path, chirps):
