@@ -1,3 +1,4 @@
+import os
 """Independent helpers for checking stored audio: an Ogg Opus wrapper written from RFC 7845
 (not the project's code), ffprobe/ffmpeg wrappers and segment readers."""
 import json
@@ -120,3 +121,12 @@ def ffprobe_duration(path):
 
 def jsonlines(text):
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def make_chirp(path, seconds, rise=25):
+    """An MP3 of a rising chirp (no two moments sound alike, so an offset error shows)."""
+    if not os.path.exists(path):
+        subprocess.run(["ffmpeg", "-y", "-v", "error", "-f", "lavfi", "-i",
+                        f"aevalsrc=0.5*sin(2*PI*(150+{rise}*t)*t):s=44100:d={seconds}",
+                        "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k", path], check=True)
+    return path

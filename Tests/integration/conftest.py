@@ -425,3 +425,24 @@ def drift_run(request):
     run = DriftRun()
     yield run
     run.stop()
+
+
+class Serve:
+    """sa-serve with the given arguments on a free port, started and answering /api/health."""
+
+    def __init__(self, args, cwd, log):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([bin_path("sa-serve"), *args, "--port", str(self.port), "--log-level", "info"], cwd=cwd,
+                                     stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(self.url + "/api/health", timeout=1)
+                return
+            except Exception:
+                time.sleep(0.05)
+        raise RuntimeError(open(log).read())
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)

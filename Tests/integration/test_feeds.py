@@ -12,19 +12,16 @@ import urllib.request
 
 import pytest
 
-from audiotools import jsonlines
-from conftest import bin_path, free_port, run_tool
+from audiotools import jsonlines, make_chirp
+from conftest import Serve, bin_path, free_port, run_tool
+from test_receiver import http
 
 FEEDPARSER = "/usr/bin/python3"
 
 
 @pytest.fixture(scope="module")
 def chirp(media_dir):
-    path = os.path.join(media_dir, "feedchirp20.mp3")
-    if not os.path.exists(path):
-        subprocess.run(["ffmpeg", "-y", "-v", "error", "-f", "lavfi", "-i", "aevalsrc=0.5*sin(2*PI*(150+25*t)*t):s=44100:d=20",
-                        "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k", path], check=True)
-    return path
+    return make_chirp(os.path.join(media_dir, "feedchirp20.mp3"), 20)
 
 
 def imported(out, path, start, name="radio"):
@@ -32,15 +29,6 @@ def imported(out, path, start, name="radio"):
                   "--start", start])
     assert r.returncode == 0, r.stderr
     return [x for x in jsonlines(r.stdout) if x["type"] == "section_finished"][0]["section_id"]
-
-
-def http(url, method="GET", headers=None):
-    req = urllib.request.Request(url, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, dict(r.headers), r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
 
 
 def parse_feed(xml, tmp_path):
@@ -86,25 +74,6 @@ def check_enclosures(feed, tmp_path):
         status, headers, part = http(enc["href"], headers={"Range": "bytes=0-99"})
         assert status == 206 and part == body[:100]
     return sizes
-
-
-class Serve:
-    def __init__(self, args, cwd, log):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([bin_path("sa-serve"), *args, "--port", str(self.port), "--log-level", "info"], cwd=cwd,
-                                     stdout=subprocess.DEVNULL, stderr=open(log, "w"))
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(self.url + "/api/health", timeout=1)
-                return
-            except Exception:
-                time.sleep(0.05)
-        raise RuntimeError(open(log).read())
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 def test_feed_has_an_item_per_finished_section_and_every_enclosure_plays(tmp_path, chirp):

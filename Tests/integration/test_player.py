@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from audiotools import make_chirp
 from conftest import ROOT, bin_path, free_port, run_tool
 from faultproxy import FaultProxy
 from test_receiver import http
@@ -24,11 +25,7 @@ T0 = 1714546740000  # 2024-05-01T06:59:00Z: the first session crosses into the 0
 
 @pytest.fixture(scope="module")
 def chirp(media_dir):
-    path = os.path.join(media_dir, "playerchirp90.mp3")
-    if not os.path.exists(path):
-        subprocess.run(["ffmpeg", "-y", "-v", "error", "-f", "lavfi", "-i", "aevalsrc=0.5*sin(2*PI*(150+10*t)*t):s=44100:d=90",
-                        "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k", path], check=True)
-    return path
+    return make_chirp(os.path.join(media_dir, "playerchirp90.mp3"), 90, rise=10)
 
 
 def imported(rec, path, start):

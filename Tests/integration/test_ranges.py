@@ -7,28 +7,19 @@ import hashlib
 import math
 import os
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from datetime import datetime
 
 import pytest
 
-from audiotools import ffprobe_duration, jsonlines
-from conftest import bin_path, free_port, run_tool
+from audiotools import ffprobe_duration, jsonlines, make_chirp
+from conftest import Serve, bin_path, run_tool
+from test_receiver import http
 
 
 @pytest.fixture(scope="module")
 def chirps(media_dir):
-    """MP3s of a rising chirp: no two moments sound alike, so an offset error shows."""
-    def make(name, seconds):
-        path = os.path.join(media_dir, name)
-        if not os.path.exists(path):
-            subprocess.run(["ffmpeg", "-y", "-v", "error", "-f", "lavfi", "-i",
-                            f"aevalsrc=0.5*sin(2*PI*(150+25*t)*t):s=44100:d={seconds}",
-                            "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k", path], check=True)
-        return path
-    return {"long": make("chirp40.mp3", 40), "short": make("chirp12.mp3", 12)}
+    return {"long": make_chirp(os.path.join(media_dir, "chirp40.mp3"), 40),
+            "short": make_chirp(os.path.join(media_dir, "chirp12.mp3"), 12)}
 
 
 def imported(out, path, start, name="show", fmt="opus"):
@@ -229,30 +220,13 @@ def test_range_lines_name_a_show_of_the_config_in_its_time_zone(tmp_path, chirps
     assert jsonlines(r.stdout)[0]["from"] == "2024-05-01T06:00:20Z"
 
 
-def http(url, method="GET", headers=None):
-    req = urllib.request.Request(url, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, dict(r.headers), r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
-
-
 def test_range_endpoint_streams_with_head_range_and_a_file_name(tmp_path, chirps):
     out = tmp_path / "rec"
     db, _ = imported(out, chirps["short"], "2024-05-01T06:00:00Z")
     imported(out, chirps["short"], "2024-05-01T06:00:30Z")
-    port = free_port()
-    serve = subprocess.Popen([bin_path("sa-serve"), "--db", db, "--port", str(port)], cwd=tmp_path,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    serve = Serve(["--db", db], tmp_path, tmp_path / "serve.log")
     try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/api/health", timeout=1)
-                break
-            except Exception:
-                time.sleep(0.05)
+        base = serve.url
         url = base + "/show/show/range.ogg?from=2024-05-01T06:00:02.500Z&to=2024-05-01T06:00:09Z"
         status, headers, body = http(url)
         assert status == 200 and headers["Content-Type"] == "audio/ogg"
@@ -277,25 +251,16 @@ def test_range_endpoint_streams_with_head_range_and_a_file_name(tmp_path, chirps
         assert http(base + "/show/show/range.aac?from=2024-05-01T06:00:00Z&to=2024-05-01T06:00:05Z")[0] == 404
         assert http(base + "/show/nosuch/range.ogg?from=2024-05-01T06:00:00Z&to=2024-05-01T06:00:05Z")[0] == 404
     finally:
-        serve.terminate()
-        serve.wait(10)
+        serve.stop()
 
 
 def test_range_endpoint_joins_many_parts(tmp_path, chirps):
     out = tmp_path / "rec"
     for i in range(10):
         db, _ = imported(out, chirps["short"], f"2024-05-01T06:{i:02d}:00Z")
-    port = free_port()
-    serve = subprocess.Popen([bin_path("sa-serve"), "--db", db, "--port", str(port)], cwd=tmp_path,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    serve = Serve(["--db", db], tmp_path, tmp_path / "serve.log")
     try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/api/health", timeout=1)
-                break
-            except Exception:
-                time.sleep(0.05)
+        base = serve.url
         status, headers, body = http(base + "/show/show/range.ogg?from=2024-05-01T06:00:00Z&to=2024-05-01T06:10:00Z")
         assert status == 200, body
         assert headers["Content-Disposition"] == 'inline; filename="show_20240501_060000_120s.ogg"'
@@ -310,5 +275,4 @@ def test_range_endpoint_joins_many_parts(tmp_path, chirps):
         assert all("failed to create or replace stream" in line for line in p.stderr.decode().splitlines()), p.stderr
         assert len(p.stdout) // 2 == 10 * 12 * 48000
     finally:
-        serve.terminate()
-        serve.wait(10)
+        serve.stop()
