@@ -44,21 +44,40 @@ public enum RangeExporter {
     /// given). Where sections overlap (a reconnect's burst), a later part starts where the
     /// earlier one ended, so no moment is exported twice.
     public static func plan(database: ShowDB, fromMs: Int64, toMs: Int64, onlySection: Int64? = nil) throws -> RangePlan {
+        try plan(Source(database), fromMs: fromMs, toMs: toMs, onlySection: onlySection)
+    }
+
+    /// What planning reads from a show database, read once for many plans (a feed's items).
+    public struct Source {
+        public let location: String
+        public let meta: [String: String]
+        public let rate: Int64
+        public let sections: [SectionInfo]
+
+        public init(_ database: ShowDB) throws {
+            location = database.location
+            meta = try database.metadata()
+            rate = AudioFormat.sampleRate(stored: meta[MetaKey.sampleRate], format: meta[MetaKey.audioFormat])
+            sections = try database.sections()
+        }
+    }
+
+    public static func plan(_ source: Source, fromMs: Int64, toMs: Int64, onlySection: Int64? = nil) throws -> RangePlan {
         guard fromMs < toMs else {
             throw SAError(.badParam, "the range ends (\(TimeText.iso(toMs))) before it starts (\(TimeText.iso(fromMs)))")
         }
-        let meta = try database.metadata()
+        let meta = source.meta
         guard let format = AudioFormat(rawValue: meta[MetaKey.audioFormat] ?? "") else {
-            throw SAError(.badDatabase, "\(database.location) has no valid audio_format")
+            throw SAError(.badDatabase, "\(source.location) has no valid audio_format")
         }
         let show = try ShowName.validate(meta[MetaKey.name] ?? "")
-        let rate = try database.sampleRate()
+        let rate = source.rate
         guard let delay = Int64(meta[MetaKey.encoderDelay] ?? "312"), (0...65535).contains(delay) else {
-            throw SAError(.badDatabase, "\(database.location): encoder_delay_samples is not 0 to 65535")
+            throw SAError(.badDatabase, "\(source.location): encoder_delay_samples is not 0 to 65535")
         }
         let n = format.samplesPerPacket
         var parts: [RangePart] = []
-        for s in try database.sections() where s.segments > 0 && (onlySection == nil || s.id == onlySection) {
+        for s in source.sections where s.segments > 0 && (onlySection == nil || s.id == onlySection) {
             // Offsets clamped to the section first, so far-away instants cannot overflow.
             let lengthMs = s.durationSamples * 1000 / rate + 1
             let a = min(max(0, fromMs - s.startTimestampMs), lengthMs) * rate / 1000

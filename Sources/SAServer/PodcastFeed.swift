@@ -82,9 +82,10 @@ enum PodcastFeed {
     /// enclosure's length is the made file's when there is one, else the stored audio's size,
     /// which the file's is within about 1 % of. An item that cannot be planned is left out.
     static func makeItems(show: String, db: ShowDBPool, cache: AudioCache, settings: FeedSettings, base: String) throws -> [Item] {
-        let (meta, sections) = try db.with { (try $0.metadata(), try $0.sections()) }
+        // Metadata and sections read once for every item's plan.
+        let source = try db.with { try RangeExporter.Source($0) }
+        let (meta, sections, rate) = (source.meta, source.sections, source.rate)
         let format = AudioFormat(rawValue: meta[MetaKey.audioFormat] ?? "") ?? .opus
-        let rate = Int64(AudioFormat.sampleRate(stored: meta[MetaKey.sampleRate], format: meta[MetaKey.audioFormat]))
         let finished = sections.filter { !$0.isOpen && $0.segments > 0 }
         var spans: [Span] = []
         if settings.episodes.isEmpty {
@@ -111,7 +112,7 @@ enum PodcastFeed {
         var items: [Item] = []
         for span in spans where items.count < maxItems {
             do {
-                let plan = try db.with { try RangeExporter.plan(database: $0, fromMs: span.from, toMs: span.to, onlySection: span.section) }
+                let plan = try RangeExporter.plan(source, fromMs: span.from, toMs: span.to, onlySection: span.section)
                 let stored = try db.with { d in try plan.parts.reduce(Int64(0)) { sum, part in
                     let bytes = try d.sizes(of: [part.section.id]).bytes
                     return sum + bytes * (part.toSample - part.fromSample) / max(1, part.section.durationSamples)
